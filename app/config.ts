@@ -1,0 +1,170 @@
+// The whole process configuration: schema (by component), loading from file + flags, and the
+// typed view the modules use. Flags override the file; the file overrides defaults.
+
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { GatewayError } from './errors.js';
+import {
+  checkTree,
+  coerce,
+  defaults,
+  field,
+  flagsOf,
+  getPath,
+  section,
+  setPath,
+  type FlagDef,
+  type Section,
+  type ValueTree,
+} from './config-schema.js';
+import { parseFlags } from './flags.js';
+import { expandEnv } from './expand-env.js';
+import { readYamlTree } from './yaml-tree.js';
+import { gatewaySchema } from '../data-plane/gateway-config.js';
+import { controlPlaneSchema } from '../control-plane/control-plane-config.js';
+
+export const TARGETS = ['gateway', 'control-plane', 'all'] as const;
+export type Target = (typeof TARGETS)[number];
+
+const oneOf =
+  (choices: readonly string[]) =>
+  (v: unknown): string | undefined =>
+    choices.includes(String(v)) ? undefined : `must be one of ${choices.join(', ')}; got ${JSON.stringify(v)}`;
+
+const port = (v: unknown): string | undefined =>
+  typeof v === 'number' && (v < 0 || v > 65535) ? `must be a port 0-65535, got ${v}` : undefined;
+
+const pathPrefix = (v: unknown): string | undefined =>
+  typeof v === 'string' && !/^\/[^\s?#]*$/.test(v) ? `must start with "/" and hold no spaces, "?" or "#"` : undefined;
+
+export const serverSchema: Section = section({
+  http_listen_address: field('string', '', 'HTTP server listen address; empty means all interfaces.', { flag: 'server.http-listen-address' }),
+  http_listen_port: field('int', 8080, 'HTTP server listen port.', { flag: 'server.http-listen-port', check: port }),
+  grpc_listen_address: field('string', '', 'gRPC server (xDS) listen address; empty means all interfaces.', { flag: 'server.grpc-listen-address' }),
+  grpc_listen_port: field('int', 9095, 'gRPC server (xDS) listen port.', { flag: 'server.grpc-listen-port', check: port }),
+  http_max_request_body_bytes: field('bytes', 540 * 1024 * 1024, 'Largest request body the gateway accepts; larger gets 413.', {
+    flag: 'server.http-max-request-body-bytes',
+  }),
+  http_idle_timeout: field('duration', 120_000, 'Idle time after which a client keep-alive connection is closed.', {
+    flag: 'server.http-idle-timeout',
+  }),
+  graceful_shutdown_timeout: field('duration', 30_000, 'Time to finish in-flight requests after SIGTERM.', {
+    flag: 'server.graceful-shutdown-timeout',
+  }),
+  log_level: field('string', 'info', 'Only log messages with this level or above: debug, info, warn, error.', {
+    flag: 'log.level',
+    check: oneOf(['debug', 'info', 'warn', 'error']),
+  }),
+  log_format: field('string', 'logfmt', 'Log format: logfmt or json.', { flag: 'log.format', check: oneOf(['logfmt', 'json']) }),
+});
+
+export const apiSchema: Section = section({
+  prometheus_http_prefix: field('string', '/prometheus', 'HTTP prefix of the Prometheus API (routed to query_frontend).', {
+    flag: 'http.prometheus-http-prefix',
+    check: pathPrefix,
+  }),
+  alertmanager_http_prefix: field('string', '/alertmanager', 'HTTP prefix of the Alertmanager API.', {
+    flag: 'http.alertmanager-http-prefix',
+    check: pathPrefix,
+  }),
+});
+
+export const rootSchema: Section = section({
+  target: field('string', 'gateway', `Component to run: ${TARGETS.join(', ')}.`, { check: oneOf(TARGETS) }),
+  server: serverSchema,
+  api: apiSchema,
+  gateway: gatewaySchema,
+  control_plane: controlPlaneSchema,
+});
+
+/** Flags that are not config fields. */
+export const META_FLAGS = [
+  { name: 'config.file', isBool: false, help: 'Configuration file to load (YAML).', default: '' },
+  { name: 'config.expand-env', isBool: true, help: 'Expand ${VAR} and ${VAR:default} in the config file from the environment.', default: 'false' },
+  { name: 'help', isBool: true, help: 'Print this help and exit.', default: 'false' },
+] as const;
+
+export interface LoadedConfig {
+  readonly tree: ValueTree;
+  /** Path of the config file, '' when none. */
+  readonly file: string;
+  readonly expandEnv: boolean;
+  readonly help: boolean;
+}
+
+export function allFlags(): FlagDef[] {
+  return flagsOf(rootSchema);
+}
+
+/** Reads flags, then the file they name, and merges them. Throws GatewayError on any problem. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const defs = allFlags();
+  const parsed = parseFlags(argv, [
+    ...META_FLAGS.map((m) => ({ name: m.name, isBool: m.isBool })),
+    ...defs.map((d) => ({ name: d.name, isBool: d.field.type === 'bool' })),
+  ]);
+  if (parsed.positional.length > 0) {
+    throw new GatewayError('FLAG_VALUE', `unexpected argument ${JSON.stringify(parsed.positional[0])}; flags look like -name=value`);
+  }
+  const flagBool = (name: string): boolean => {
+    const v = parsed.values.get(name);
+    if (v === undefined) return false;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new GatewayError('FLAG_VALUE', `invalid boolean value ${JSON.stringify(v)} for -${name}: use true or false`);
+  };
+  const help = flagBool('help');
+  const expand = flagBool('config.expand-env');
+  const file = parsed.values.get('config.file') ?? '';
+  const tree = file === '' || help ? defaults(rootSchema) : parseConfigFile(file, expand, env);
+  for (const def of defs) {
+    const raw = parsed.values.get(def.name);
+    if (raw === undefined) continue;
+    const r = coerce(def.field, raw);
+    if ('problem' in r) throw new GatewayError('FLAG_VALUE', `invalid value ${JSON.stringify(raw)} for -${def.name}: ${r.problem}`);
+    setPath(tree, def.path, r.value);
+  }
+  const problems = checkTree(rootSchema, tree);
+  if (problems.length > 0) {
+    const where = file === '' ? 'flags' : `${file} (or flags)`;
+    throw new GatewayError('CONFIG_BAD_VALUE', problems.map((p) => `${where}: ${p}`).join('\n'));
+  }
+  return { tree, file, expandEnv: expand, help };
+}
+
+/** Parses one config file into a complete tree (defaults filled in). Used at startup and on reload. */
+export function parseConfigFile(file: string, expand: boolean, env: NodeJS.ProcessEnv = process.env): ValueTree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
+    throw new GatewayError('CONFIG_FILE_UNREADABLE', `${file}: cannot read config file: ${why}`);
+  }
+  if (expand) text = expandEnv(text, env, file);
+  const tree = defaults(rootSchema);
+  readYamlTree(text, file, rootSchema, tree);
+  const problems = checkTree(rootSchema, tree);
+  if (problems.length > 0) throw new GatewayError('CONFIG_BAD_VALUE', problems.map((p) => `${file}: ${p}`).join('\n'));
+  return tree;
+}
+
+// Typed accessors: modules read their own part of the tree through these.
+
+export function str(tree: ValueTree, path: string): string {
+  return String(getPath(tree, path.split('.')) ?? '');
+}
+
+export function num(tree: ValueTree, path: string): number {
+  return Number(getPath(tree, path.split('.')));
+}
+
+export function sub(tree: ValueTree, key: string): ValueTree {
+  const v = tree[key];
+  return v !== undefined && typeof v === 'object' ? v : {};
+}
+
+export function defaultNodeId(): string {
+  return `${os.hostname()}-${process.pid}`;
+}

@@ -1,0 +1,279 @@
+// Facts (backends, routes, resolved endpoints) → Envoy v3 xDS resources. A pure function: no I/O,
+// no clock, and the same input always gives byte-identical output, so versions can be content
+// hashes. Resources are what both consumers accept:
+//  - Envoy (PGV rules, see xds/validate.ts) for the gateway listener, its routes and every cluster;
+//  - gRPC proxyless clients (@grpc/grpc-js-xds, gRFC A27/A28) for the per-backend `api_listener`s,
+//    the EDS clusters and their ClusterLoadAssignments, which `xds:///<backend>` channels consume.
+
+import { isIP } from 'node:net';
+import { dnsTargetKey, type Backend, type BackendName, type Endpoint, type HttpTarget } from './model.js';
+import type { RouteRule } from './routes.js';
+import { TYPE_URL, TYPE_ORDER, type ResourceRef, type TypeUrl, type XdsResource } from './xds/resource.js';
+import { encodeResource, type PlainMessage } from './xds/protos.js';
+
+export interface ListenerSpec {
+  /** Listener and RouteConfiguration name, e.g. 'metrics-gateway'. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface TranslateInput {
+  /** After `default` fallback; a backend with no url at all (and no default) is absent. */
+  readonly backends: readonly Backend[];
+  readonly routes: readonly RouteRule[];
+  /** Resolved addresses per dnsTargetKey(target). */
+  readonly endpoints: ReadonlyMap<string, readonly Endpoint[]>;
+  readonly listener: ListenerSpec;
+}
+
+export type TranslatedResources = ReadonlyMap<TypeUrl, readonly XdsResource[]>;
+
+/** filter_metadata key under which each cluster says how the gateway proxies to it. */
+export const GATEWAY_METADATA_KEY = 'metrics-gateway';
+export const HCM_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
+/** Envoy's default connect timeout; a shorter per-request timeout caps it. */
+const MAX_CONNECT_TIMEOUT_MS = 5000;
+
+// Both xDS consumers need the ADS config source spelled out (grpc-js-xds rejects a cluster or
+// HCM whose config source is neither `ads` nor `self`; Envoy defaults the API version to V2).
+const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' };
+
+// The router must be the last HTTP filter (Envoy HCM docs; grpc-js-xds checks the same).
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } };
+
+export function translate(input: TranslateInput): TranslatedResources {
+  const backends = [...input.backends].sort((a, b) => cmp(a.name, b.name));
+  for (let i = 1; i < backends.length; i++) {
+    if (backends[i]?.name === backends[i - 1]?.name) throw new Error(`duplicate backend "${backends[i]?.name}"`);
+  }
+  const out = new Map<TypeUrl, XdsResource[]>(TYPE_ORDER.map((t) => [t, []]));
+  const add = (typeUrl: TypeUrl, name: string, view: PlainMessage, refs: ResourceRef[] = []): void => {
+    out.get(typeUrl)?.push({ name, typeUrl, value: encodeResource(typeUrl, view), refs, view });
+  };
+
+  for (const b of backends) {
+    if (b.target.kind === 'dns') {
+      add(TYPE_URL.cluster, b.name, edsCluster(b), [{ typeUrl: TYPE_URL.endpoint, names: [b.name] }]);
+      const eps = input.endpoints.get(dnsTargetKey(b.target)) ?? literalEndpoint(b.target.host, b.target.port);
+      add(TYPE_URL.endpoint, b.name, loadAssignment(b.name, eps));
+      add(TYPE_URL.listener, b.name, apiListener(b), [{ typeUrl: TYPE_URL.cluster, names: [b.name] }]);
+    } else {
+      add(TYPE_URL.cluster, b.name, httpCluster(b, b.target));
+    }
+  }
+
+  const name = input.listener.name;
+  add(TYPE_URL.listener, name, gatewayListener(input.listener), [
+    { typeUrl: TYPE_URL.route, names: [name] },
+  ]);
+  const byName = new Map(backends.map((b) => [b.name, b]));
+  const routes = orderRoutes(input.routes);
+  const clusters = [...new Set(routes.filter((r) => byName.has(r.backend)).map((r) => r.backend))].sort(cmp);
+  add(TYPE_URL.route, name, routeConfiguration(name, routes, byName), [{ typeUrl: TYPE_URL.cluster, names: clusters }]);
+
+  for (const list of out.values()) list.sort((a, b) => cmp(a.name, b.name));
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** google.protobuf.Duration; zero parts left out so equal durations encode equally. */
+function duration(ms: number): PlainMessage {
+  const whole = Math.max(0, Math.round(ms));
+  const seconds = Math.floor(whole / 1000);
+  const nanos = (whole % 1000) * 1_000_000;
+  return { ...(seconds ? { seconds } : {}), ...(nanos ? { nanos } : {}) };
+}
+
+function connectTimeout(b: Backend): PlainMessage {
+  return duration(b.timeoutMs > 0 ? Math.min(b.timeoutMs, MAX_CONNECT_TIMEOUT_MS) : MAX_CONNECT_TIMEOUT_MS);
+}
+
+/** google.protobuf.Struct, keys sorted. protobufjs's bundled well-known types use camelCase names. */
+function struct(values: Record<string, string | number | boolean>): PlainMessage {
+  const fields: Record<string, PlainMessage> = {};
+  for (const key of Object.keys(values).sort(cmp)) {
+    const v = values[key];
+    if (typeof v === 'string') fields[key] = { stringValue: v };
+    else if (typeof v === 'number') fields[key] = { numberValue: v };
+    else if (typeof v === 'boolean') fields[key] = { boolValue: v };
+  }
+  return { fields };
+}
+
+/** How the gateway proxies to this cluster; read by the data plane, ignored by Envoy and gRPC. */
+function metadata(b: Backend): PlainMessage {
+  const t = b.target;
+  const tlsEnabled = t.kind === 'http' ? t.scheme === 'https' || b.tls.enabled : b.tls.enabled;
+  const values = {
+    backend: b.name,
+    proxy: t.kind === 'dns' ? 'httpgrpc' : 'http',
+    url: b.url,
+    enable_keepalive: b.enableKeepalive,
+    timeout_ms: b.timeoutMs,
+    tls_enabled: tlsEnabled,
+    tls_insecure_skip_verify: b.tls.insecureSkipVerify,
+    tls_server_name: b.tls.serverName,
+    tls_ca_path: b.tls.caPath,
+    tls_cert_path: b.tls.certPath,
+    tls_key_path: b.tls.keyPath,
+    ...(t.kind === 'dns' ? { dns_target: dnsTargetKey(t) } : { base_path: t.basePath }),
+  };
+  return { filter_metadata: { [GATEWAY_METADATA_KEY]: struct(values) } };
+}
+
+function socketAddress(address: string, port: number): PlainMessage {
+  return { socket_address: { address, port_value: port } };
+}
+
+/** One locality holding every endpoint. The weight is required by gRPC: grpc-js-xds drops
+ *  localities without load_balancing_weight (xds-dependency-manager.js), leaving no endpoints. */
+function loadAssignment(clusterName: string, endpoints: readonly Endpoint[]): PlainMessage {
+  const unique = new Map<string, Endpoint>();
+  for (const e of endpoints) unique.set(`${e.address}\u0000${e.port}`, e); // gRPC NACKs duplicates
+  const sorted = [...unique.values()].sort((a, b) => cmp(a.address, b.address) || a.port - b.port);
+  if (sorted.length === 0) return { cluster_name: clusterName };
+  const lbEndpoints = sorted.map((e) => ({ endpoint: { address: socketAddress(e.address, e.port) } }));
+  return {
+    cluster_name: clusterName,
+    endpoints: [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: lbEndpoints }],
+  };
+}
+
+/** A DNS target that is an IP literal is its own single endpoint, even before any DNS answer. */
+function literalEndpoint(host: string, port: number): Endpoint[] {
+  return isIP(host) ? [{ address: host, port }] : [];
+}
+
+function edsCluster(b: Backend): PlainMessage {
+  // TLS settings travel in metadata only: gRPC clients accept an UpstreamTlsContext only with
+  // certificate-provider instances (gRFC A29), not the file paths our config has.
+  return {
+    name: b.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+    connect_timeout: connectTimeout(b),
+    lb_policy: 'ROUND_ROBIN',
+    metadata: metadata(b),
+  };
+}
+
+function httpCluster(b: Backend, t: HttpTarget): PlainMessage {
+  const literal = isIP(t.host) !== 0;
+  return {
+    name: b.name,
+    // STATIC requires IP addresses; LOGICAL_DNS resolves a name and uses the first answer.
+    type: literal ? 'STATIC' : 'LOGICAL_DNS',
+    connect_timeout: connectTimeout(b),
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: loadAssignment(b.name, [{ address: t.host, port: t.port }]),
+    ...(t.scheme === 'https' || b.tls.enabled ? { transport_socket: upstreamTls(b, t) } : {}),
+    metadata: metadata(b),
+  };
+}
+
+function upstreamTls(b: Backend, t: HttpTarget): PlainMessage {
+  const tls = b.tls;
+  const serverName = tls.serverName || (isIP(t.host) ? '' : t.host);
+  const verifyName = tls.serverName || t.host;
+  const common: PlainMessage = {};
+  if (tls.certPath && tls.keyPath) {
+    common['tls_certificates'] = [
+      { certificate_chain: { filename: tls.certPath }, private_key: { filename: tls.keyPath } },
+    ];
+  }
+  if (!tls.insecureSkipVerify) {
+    // Envoy verifies nothing without a validation context, and checks the chain but not the
+    // host name unless SANs are matched: spell both out to get what a TLS client normally does.
+    common['validation_context'] = {
+      ...(tls.caPath ? { trusted_ca: { filename: tls.caPath } } : { system_root_certs: {} }),
+      match_typed_subject_alt_names: [
+        { san_type: isIP(verifyName) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: verifyName } },
+      ],
+    };
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': UPSTREAM_TLS_TYPE_URL,
+      ...(serverName ? { sni: serverName } : {}),
+      common_tls_context: common,
+    },
+  };
+}
+
+function hcm(statPrefix: string, routeSpecifier: PlainMessage): PlainMessage {
+  return { '@type': HCM_TYPE_URL, stat_prefix: statPrefix, ...routeSpecifier, http_filters: [ROUTER_FILTER] };
+}
+
+function gatewayListener(l: ListenerSpec): PlainMessage {
+  const filter = {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: hcm(l.name, { rds: { config_source: ADS_SOURCE, route_config_name: l.name } }),
+  };
+  return { name: l.name, address: socketAddress(l.address, l.port), filter_chains: [{ filters: [filter] }] };
+}
+
+/** What `xds:///<backend>` resolves to in a gRPC client: all paths to the backend's cluster. */
+function apiListener(b: Backend): PlainMessage {
+  // gRPC takes its per-call deadline from max_stream_duration (gRFC A31), not from `timeout`.
+  const route = {
+    cluster: b.name,
+    ...(b.timeoutMs > 0 ? { max_stream_duration: { max_stream_duration: duration(b.timeoutMs) } } : {}),
+  };
+  const routeConfig = {
+    name: b.name,
+    virtual_hosts: [{ name: b.name, domains: ['*'], routes: [{ name: 'all', match: { prefix: '' }, route }] }],
+  };
+  return { name: b.name, api_listener: { api_listener: hcm(b.name, { route_config: routeConfig }) } };
+}
+
+/**
+ * Envoy takes the first route that matches (route.proto VirtualHost.routes). Our rule is "exact
+ * first, then longest prefix": exact paths first, then prefixes by decreasing length (equal-length
+ * prefixes cannot both match one path; sorted by text for determinism). A repeated match keeps
+ * its first rule, as the data plane's table lookup does.
+ */
+export function orderRoutes(routes: readonly RouteRule[]): RouteRule[] {
+  const seen = new Set<string>();
+  const unique = routes.filter((r) => {
+    const key = `${r.match} ${r.path}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const exact = unique.filter((r) => r.match === 'exact').sort((a, b) => cmp(a.path, b.path));
+  const prefix = unique
+    .filter((r) => r.match === 'prefix')
+    .sort((a, b) => b.path.length - a.path.length || cmp(a.path, b.path));
+  return [...exact, ...prefix];
+}
+
+export function missingBackendMessage(name: BackendName): string {
+  const fix = name === 'default' ? 'gateway.proxy.default.url' : `gateway.proxy.${name}.url or gateway.proxy.default.url`;
+  return `no backend configured for "${name}": set ${fix}`;
+}
+
+function routeConfiguration(
+  name: string,
+  routes: readonly RouteRule[],
+  backends: ReadonlyMap<BackendName, Backend>,
+): PlainMessage {
+  const envoyRoutes = routes.map((r) => {
+    const match = r.match === 'exact' ? { path: r.path } : { prefix: r.path };
+    const b = backends.get(r.backend);
+    // timeout 0 (an empty Duration, explicitly set) disables Envoy's 15 s default, like timeoutMs 0.
+    const action = b
+      ? { route: { cluster: b.name, timeout: duration(b.timeoutMs) } }
+      : { direct_response: { status: 503, body: { inline_string: missingBackendMessage(r.backend) } } };
+    return { name: `${r.match}:${r.path}`, match, ...action };
+  });
+  return { name, virtual_hosts: [{ name, domains: ['*'], routes: envoyRoutes }] };
+}

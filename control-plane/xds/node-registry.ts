@@ -1,0 +1,198 @@
+import type { NodeMessage, StructMessage, StructValueMessage } from './ads-service.js';
+import type { SnapshotStatus } from './snapshot-cache.js';
+import type { AdsProtocol } from './xds-metrics.js';
+
+// Operations view of the ADS streams (served by the lead at /control-plane/api/v1/nodes).
+// Bounded on purpose (go-control-plane #597 kept per-node state forever): an entry lives
+// while its stream is open; after that only the last `retainDisconnected` entries are kept,
+// for at most `retainMs`, so an operator can still see a gateway that just dropped.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+export interface TypeStatus {
+  lastSent: { version: string; nonce: string; at: string } | null;
+  ackedVersion: string | null;
+  ackedAt: string | null;
+  lastNack: { message: string; version: string; nonce: string; at: string } | null;
+}
+
+export interface NodeView {
+  readonly streamId: number;
+  readonly state: 'connected' | 'disconnected';
+  readonly protocol: AdsProtocol;
+  readonly peer: string;
+  readonly nodeId: string;
+  readonly cluster: string;
+  readonly userAgent: string;
+  readonly metadata: { [k: string]: JsonValue };
+  readonly connectedAt: string;
+  readonly disconnectedAt: string | null;
+  /** Requests received on the stream. */
+  readonly requests: number;
+  /** Keyed by type URL. */
+  readonly types: Readonly<Record<string, TypeStatus>>;
+}
+
+export interface NodeRegistryOptions {
+  /** How many disconnected streams to keep (default 100). */
+  readonly retainDisconnected?: number;
+  /** How long to keep a disconnected stream, ms (default 10 minutes). */
+  readonly retainMs?: number;
+  readonly now?: () => number;
+  /** Snapshot status to include in toJSON (the cache's `status()`). */
+  readonly snapshotStatus?: () => SnapshotStatus;
+}
+
+/** The registry's record of one stream; the stream reports to it. */
+export class StreamRecord {
+  nodeId = '';
+  cluster = '';
+  userAgent = '';
+  metadata: { [k: string]: JsonValue } = {};
+  disconnectedAt: number | undefined;
+  requests = 0;
+  readonly types = new Map<string, TypeStatus>();
+
+  constructor(
+    readonly streamId: number,
+    readonly protocol: AdsProtocol,
+    readonly peer: string,
+    readonly connectedAt: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Records the node of the stream's first request (only it is sure to carry one: xds_protocol.rst). */
+  setNode(node: NodeMessage): void {
+    this.nodeId = node.id;
+    this.cluster = node.cluster;
+    this.metadata = node.metadata ? structToJson(node.metadata) : {};
+    const build = node.user_agent_build_version?.version;
+    const version = node.user_agent_version ?? (build ? `${build.major_number}.${build.minor_number}.${build.patch}` : '');
+    this.userAgent = [node.user_agent_name, version].filter((s) => s !== '').join('/');
+  }
+
+  sent(typeUrl: string, version: string, nonce: string): void {
+    this.type(typeUrl).lastSent = { version, nonce, at: this.iso() };
+  }
+
+  acked(typeUrl: string, version: string): void {
+    const t = this.type(typeUrl);
+    t.ackedVersion = version;
+    t.ackedAt = this.iso();
+  }
+
+  nacked(typeUrl: string, message: string, version: string, nonce: string): void {
+    this.type(typeUrl).lastNack = { message, version, nonce, at: this.iso() };
+  }
+
+  view(): NodeView {
+    return {
+      streamId: this.streamId,
+      state: this.disconnectedAt === undefined ? 'connected' : 'disconnected',
+      protocol: this.protocol,
+      peer: this.peer,
+      nodeId: this.nodeId,
+      cluster: this.cluster,
+      userAgent: this.userAgent,
+      metadata: this.metadata,
+      connectedAt: new Date(this.connectedAt).toISOString(),
+      disconnectedAt: this.disconnectedAt === undefined ? null : new Date(this.disconnectedAt).toISOString(),
+      requests: this.requests,
+      types: Object.fromEntries([...this.types].map(([k, v]) => [k, { ...v }])),
+    };
+  }
+
+  private type(typeUrl: string): TypeStatus {
+    let t = this.types.get(typeUrl);
+    if (!t) {
+      t = { lastSent: null, ackedVersion: null, ackedAt: null, lastNack: null };
+      this.types.set(typeUrl, t);
+    }
+    return t;
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+}
+
+export class NodeRegistry {
+  private readonly connected = new Map<number, StreamRecord>();
+  /** Oldest first. */
+  private disconnected: StreamRecord[] = [];
+  private nextId = 1;
+  private readonly retainDisconnected: number;
+  private readonly retainMs: number;
+  private readonly now: () => number;
+  private readonly snapshotStatus: (() => SnapshotStatus) | undefined;
+
+  constructor(opts: NodeRegistryOptions = {}) {
+    this.retainDisconnected = opts.retainDisconnected ?? 100;
+    this.retainMs = opts.retainMs ?? 10 * 60_000;
+    this.now = opts.now ?? Date.now;
+    this.snapshotStatus = opts.snapshotStatus;
+  }
+
+  connect(protocol: AdsProtocol, peer: string): StreamRecord {
+    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now);
+    this.connected.set(rec.streamId, rec);
+    return rec;
+  }
+
+  disconnect(rec: StreamRecord): void {
+    if (!this.connected.delete(rec.streamId)) return;
+    rec.disconnectedAt = this.now();
+    this.disconnected.push(rec);
+    this.prune();
+  }
+
+  connectedCount(): number {
+    return this.connected.size;
+  }
+
+  disconnectedCount(): number {
+    this.prune();
+    return this.disconnected.length;
+  }
+
+  /** Connected streams first (oldest first), then recently disconnected ones (newest first). */
+  nodes(): NodeView[] {
+    this.prune();
+    return [...this.connected.values(), ...[...this.disconnected].reverse()].map((r) => r.view());
+  }
+
+  toJSON(): { nodes: NodeView[]; snapshot: SnapshotStatus | null } {
+    return { nodes: this.nodes(), snapshot: this.snapshotStatus ? this.snapshotStatus() : null };
+  }
+
+  private prune(): void {
+    const cutoff = this.now() - this.retainMs;
+    let drop = Math.max(0, this.disconnected.length - this.retainDisconnected);
+    while (drop < this.disconnected.length && (this.disconnected[drop]?.disconnectedAt ?? 0) < cutoff) drop++;
+    if (drop > 0) this.disconnected = this.disconnected.slice(drop);
+  }
+}
+
+/** google.protobuf.Struct (as proto-loader decodes it) → plain JSON. */
+export function structToJson(s: StructMessage): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = {};
+  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = valueToJson(v);
+  return out;
+}
+
+function valueToJson(v: StructValueMessage): JsonValue {
+  switch (v.kind) {
+    case 'numberValue':
+      return v.numberValue ?? 0;
+    case 'stringValue':
+      return v.stringValue ?? '';
+    case 'boolValue':
+      return v.boolValue ?? false;
+    case 'structValue':
+      return v.structValue ? structToJson(v.structValue) : {};
+    case 'listValue':
+      return (v.listValue?.values ?? []).map(valueToJson);
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,175 @@
+// The gateway's HTTP front door. Proxied requests go straight from node:http to the upstream
+// (the hot path does one Map lookup, a short prefix scan and a metrics observation); the gateway's
+// own endpoints (/ready, /metrics, /config, /gateway/...) are a fastify app on the same server.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { BackendName } from '../control-plane/model.js';
+import { OWN_EXACT_PATHS, OWN_PREFIX } from '../control-plane/routes.js';
+import { unsetBackendMessage } from './gateway-config.js';
+import { retiredUpstreams, type GatewayState } from './gateway-state.js';
+import type { GatewayMetrics } from './metrics.js';
+import { sendError } from './respond.js';
+import { routingPath } from './router.js';
+import type { UpstreamContext } from './upstream.js';
+
+export interface GatewayServerConfig {
+  readonly listenAddress: string;
+  readonly listenPort: number;
+  readonly maxBodyBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly gracefulShutdownMs: number;
+}
+
+export interface GatewayServerDeps {
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** Why the gateway cannot serve yet (shown with 503s), or undefined once it has a state. */
+  notReadyReason(): string;
+}
+
+const OWN = new Set<string>(OWN_EXACT_PATHS);
+
+export class GatewayServer {
+  readonly app: FastifyInstance;
+  private readonly server: http.Server;
+  private state: GatewayState | undefined;
+  private inflight = 0;
+  private draining = false;
+
+  constructor(
+    private readonly cfg: GatewayServerConfig,
+    private readonly deps: GatewayServerDeps,
+  ) {
+    let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    this.server = http.createServer(
+      { keepAliveTimeout: cfg.idleTimeoutMs, requestTimeout: 0, headersTimeout: 60_000 },
+      (req, res) => this.onRequest(req, res, fastifyHandler!),
+    );
+    this.app = Fastify({
+      logger: false,
+      serverFactory: (handler) => {
+        fastifyHandler = handler;
+        return this.server;
+      },
+    });
+  }
+
+  get current(): GatewayState | undefined {
+    return this.state;
+  }
+
+  /** Swaps in a complete new state; upstreams it no longer uses are closed after their last request. */
+  apply(next: GatewayState): void {
+    const prev = this.state;
+    this.state = next;
+    for (const u of retiredUpstreams(prev, next)) {
+      u.close().catch((err: unknown) => this.deps.logger.warn({ err, backend: u.backend.name }, 'closing retired upstream failed'));
+    }
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await this.app.ready();
+    const host = this.cfg.listenAddress === '' ? undefined : this.cfg.listenAddress;
+    this.server.listen(this.cfg.listenPort, host);
+    await once(this.server, 'listening');
+    return this.server.address() as AddressInfo;
+  }
+
+  get listening(): boolean {
+    return this.server.listening && !this.draining;
+  }
+
+  /** Stops accepting, lets in-flight requests finish (bounded), then closes everything. */
+  async close(): Promise<void> {
+    this.draining = true;
+    const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve([]);
+    this.server.close();
+    this.server.closeIdleConnections();
+    const deadline = Date.now() + this.cfg.gracefulShutdownMs;
+    while (this.inflight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25).unref());
+      this.server.closeIdleConnections();
+    }
+    this.server.closeAllConnections();
+    await closed;
+    await this.app.close();
+    const upstreams = new Set(this.state?.upstreams.values() ?? []);
+    await Promise.all([...upstreams].map((u) => u.close().catch(() => undefined)));
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, own: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const path = routingPath(req.url ?? '/');
+    if (path === undefined) {
+      sendError(res, 'BAD_REQUEST', `invalid percent-encoding in request path`);
+      return;
+    }
+    if (OWN.has(path) || path.startsWith(OWN_PREFIX)) {
+      own(req, res);
+      return;
+    }
+    if (this.draining) res.setHeader('connection', 'close');
+    const state = this.state;
+    if (!state) {
+      sendError(res, 'NOT_READY', this.deps.notReadyReason());
+      return;
+    }
+    const route = state.router.match(path);
+    const backend: BackendName = route?.backend ?? 'default';
+    const upstream = state.upstreams.get(backend);
+    if (!upstream) {
+      sendError(res, 'BACKEND_UNSET', unsetBackendMessage(backend));
+      return;
+    }
+    if (countHeader(req.rawHeaders, 'x-scope-orgid') > 1) {
+      sendError(res, 'DUPLICATE_ORG_ID', 'more than one X-Scope-OrgID header; send exactly one tenant header');
+      return;
+    }
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && Number(cl) > this.cfg.maxBodyBytes) {
+      // Not reading the body: close the connection after answering.
+      sendError(res, 'BODY_TOO_LARGE', `request body of ${cl} bytes exceeds ${this.cfg.maxBodyBytes} bytes (-server.http-max-request-body-bytes)`, {
+        connection: 'close',
+      });
+      return;
+    }
+    const started = performance.now();
+    const gauge = this.deps.metrics.inflightFor(backend);
+    gauge.inc();
+    this.inflight++;
+    const label = route?.label ?? '/';
+    res.once('close', () => {
+      this.inflight--;
+      gauge.dec();
+      this.deps.metrics.observe(backend, label, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000);
+    });
+    upstream.handle(req, res, this.contextFor(backend));
+  }
+
+  private readonly contexts = new Map<string, UpstreamContext>();
+
+  private contextFor(backend: BackendName): UpstreamContext {
+    let ctx = this.contexts.get(backend);
+    if (!ctx) {
+      const { logger, metrics } = this.deps;
+      ctx = {
+        maxBodyBytes: this.cfg.maxBodyBytes,
+        onUpstreamError: (reason, err) => {
+          metrics.upstreamErrors.inc({ backend, reason });
+          logger.warn({ backend, reason, err: err instanceof Error ? err.message : String(err) }, 'upstream request failed');
+        },
+      };
+      this.contexts.set(backend, ctx);
+    }
+    return ctx;
+  }
+}
+
+function countHeader(raw: readonly string[], lower: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) n++;
+  return n;
+}

@@ -1,0 +1,59 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Why a call to an endpoint did not produce an HTTP response from the backend. */
+export type HttpGrpcErrorReason =
+  | 'not_sent' // never reached the backend (no connection, refused stream); retried elsewhere
+  | 'timeout'
+  | 'too_large'
+  | 'failed' // any other gRPC error, including a dropped connection mid-call
+  | 'cancelled'; // the HTTP client went away first
+
+/**
+ * The httpgrpc proxy's metrics, created once per Registry and shared by every HttpGrpcUpstream
+ * (prom-client refuses a second metric of the same name on one registry).
+ */
+export class HttpGrpcMetrics {
+  /** Calls started on an endpoint (each retry counts). */
+  readonly requests: Counter<'backend' | 'endpoint'>;
+  readonly errors: Counter<'backend' | 'endpoint' | 'reason'>;
+  readonly inFlight: Gauge<'backend' | 'endpoint'>;
+  /** Requests answered by the gateway because no endpoint could be used (endpoint label ""). */
+  readonly noEndpoint: Counter<'backend'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'metrics_gateway_httpgrpc_requests_total',
+      help: 'httpgrpc calls started per backend endpoint, retries included.',
+      labelNames: ['backend', 'endpoint'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'metrics_gateway_httpgrpc_errors_total',
+      help: 'httpgrpc calls that ended without an HTTP response from the backend, by reason.',
+      labelNames: ['backend', 'endpoint', 'reason'],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'metrics_gateway_httpgrpc_in_flight_requests',
+      help: 'httpgrpc calls in flight per backend endpoint.',
+      labelNames: ['backend', 'endpoint'],
+      registers,
+    });
+    this.noEndpoint = new Counter({
+      name: 'metrics_gateway_httpgrpc_no_endpoint_total',
+      help: 'Requests answered 503 because the backend had no READY endpoint in time.',
+      labelNames: ['backend'],
+      registers,
+    });
+  }
+
+  /** Drop an endpoint's series once it is gone, so churning pods do not grow the registry forever. */
+  forgetEndpoint(backend: string, endpoint: string): void {
+    this.requests.remove({ backend, endpoint });
+    this.inFlight.remove({ backend, endpoint });
+    for (const reason of ['not_sent', 'timeout', 'too_large', 'failed', 'cancelled'] as const) {
+      this.errors.remove({ backend, endpoint, reason });
+    }
+  }
+}

@@ -1,0 +1,328 @@
+import * as grpc from '@grpc/grpc-js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { ErrorKey } from '../../app/errors.js';
+import { formatHostPort, type Endpoint, type TlsSettings } from '../../control-plane/model.js';
+import { ConnectionPool, type EndpointConnection } from './connection-pool.js';
+import { decodeResponse } from './codec.js';
+import { credentialsFor } from './credentials.js';
+import type { HttpGrpcMetrics } from './metrics.js';
+import { classifyError, type CallOutcome } from './outcome.js';
+import { RoundRobinPicker } from './picker.js';
+import { readRequest, requestHeaders } from './request.js';
+import { sendError } from '../respond.js';
+import type { UpstreamContext } from '../upstream.js';
+import { writeHttpResponse } from './response.js';
+
+/** Mimir's -distributor.max-recv-msg-size default. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
+/** Tries per request across endpoints, only for calls that never reached a backend. */
+export const MAX_ATTEMPTS = 3;
+/** Room for method, url and headers on top of the body in the gRPC message limit. */
+const ENVELOPE_BYTES = 1024 * 1024;
+// dskit grpcclient defaults; Go servers answer pings more often than every 10 s
+// (-server.grpc.keepalive.min-time-between-pings) with GOAWAY too_many_pings.
+const DEFAULT_KEEPALIVE_TIME_MS = 20_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
+const PRINTABLE = /^[ -~]*$/;
+/** Reasons the gateway's UpstreamContext counts, by registry error. */
+const GATEWAY_REASON: Partial<Record<ErrorKey, string>> = {
+  UPSTREAM_REFUSED: 'reset',
+  UPSTREAM_TIMEOUT: 'timeout',
+  UPSTREAM_TOO_LARGE: 'too_large',
+  UPSTREAM_UNAVAILABLE: 'unavailable',
+  UPSTREAM_FAILED: 'failed',
+};
+
+export interface HttpGrpcUpstreamOptions {
+  /** Backend name, used in metrics labels and error bodies (e.g. "distributor"). */
+  readonly backend: string;
+  /** The configured URL, shown in error bodies (e.g. "dns:///distributor:9095"). */
+  readonly url?: string;
+  /** Largest request body accepted; larger ones get 413 without touching a backend. */
+  readonly maxMessageBytes?: number;
+  /** Per-request budget: waiting for a READY endpoint plus every try. */
+  readonly timeoutMs: number;
+  readonly tls?: TlsSettings;
+  readonly logger: Logger;
+  readonly metrics: HttpGrpcMetrics;
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** Extra grpc-js channel options, e.g. reconnect backoff. */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+export interface EndpointStatus {
+  readonly address: string;
+  readonly state: 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
+  readonly inFlight: number;
+}
+
+/**
+ * HTTP in, httpgrpc out: every request is one `/httpgrpc.HTTP/Handle` call on a persistent HTTP/2
+ * connection, round-robin per request over the READY endpoints (a remote-write client that keeps one
+ * TCP connection forever still spreads over every distributor).
+ */
+export class HttpGrpcUpstream {
+  readonly backend: string;
+  private readonly url: string;
+  private readonly maxMessageBytes: number;
+  private readonly timeoutMs: number;
+  private readonly logger: Logger;
+  private readonly metrics: HttpGrpcMetrics;
+  private readonly pool: ConnectionPool;
+  /** Current endpoints in the order given, by "host:port". */
+  private members = new Map<string, EndpointConnection>();
+  private picker = new RoundRobinPicker<EndpointConnection>([]);
+  /** Requests waiting for the next picker (nothing READY, something CONNECTING). */
+  private waiters = new Set<() => void>();
+  private readonly onConnectivityChange = (): void => this.rebuildPicker();
+  private calls = 0;
+  private closed = false;
+  private closedResolve: (() => void) | undefined;
+
+  constructor(opts: HttpGrpcUpstreamOptions) {
+    this.backend = opts.backend;
+    this.url = opts.url ?? opts.backend;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.timeoutMs = opts.timeoutMs;
+    this.logger = opts.logger.child({ backend: opts.backend });
+    this.metrics = opts.metrics;
+    this.pool = new ConnectionPool({
+      credentials: credentialsFor(opts.tls),
+      maxGrpcMessageBytes: this.maxMessageBytes + ENVELOPE_BYTES,
+      keepaliveTimeMs: opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+      channelOptions: {
+        ...(opts.tls?.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName } : {}),
+        ...opts.channelOptions,
+      },
+    });
+  }
+
+  /**
+   * Replace the endpoint set. Endpoints that stay keep their connection; removed ones stop getting
+   * new requests at once and close after their last in-flight call.
+   */
+  setEndpoints(endpoints: readonly Endpoint[]): void {
+    if (this.closed) return;
+    const next = new Map<string, EndpointConnection>();
+    for (const ep of endpoints) {
+      const key = formatHostPort(ep.address, ep.port);
+      if (next.has(key)) continue;
+      next.set(key, this.members.get(key) ?? this.pool.acquire(ep, this.onConnectivityChange));
+    }
+    for (const [key, conn] of this.members) {
+      if (next.has(key)) continue;
+      this.pool.release(conn, this.onConnectivityChange);
+      if (conn.inFlight === 0) this.metrics.forgetEndpoint(this.backend, key);
+    }
+    this.members = next;
+    this.rebuildPicker();
+  }
+
+  endpoints(): EndpointStatus[] {
+    return [...this.members.values()].map((c) => ({
+      address: c.address,
+      state: grpc.connectivityState[c.state] as EndpointStatus['state'],
+      inFlight: c.inFlight,
+    }));
+  }
+
+  private rebuildPicker(): void {
+    const ready: EndpointConnection[] = [];
+    for (const c of this.members.values()) if (c.state === grpc.connectivityState.READY) ready.push(c);
+    const previous = this.picker;
+    this.picker = new RoundRobinPicker(ready, previous.cursor);
+    if (ready.length !== previous.ready.length) {
+      this.logger.info({ ready: ready.map((c) => c.address), endpoints: this.members.size }, 'httpgrpc ready endpoints changed');
+    }
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  private anyConnecting(): boolean {
+    for (const c of this.members.values()) {
+      if (c.state === grpc.connectivityState.CONNECTING || c.state === grpc.connectivityState.IDLE) return true;
+    }
+    return false;
+  }
+
+  /** A READY endpoint, waiting for later pickers while one is still connecting, up to the deadline. */
+  private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: AbortSignal): Promise<EndpointConnection | undefined> {
+    for (;;) {
+      const conn = this.picker.pick(tried);
+      if (conn !== undefined) return conn;
+      const remaining = deadline - Date.now();
+      if (!this.anyConnecting() || signal.aborted || remaining <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, remaining);
+        timer.unref();
+        this.waiters.add(wake);
+        signal.addEventListener('abort', wake);
+      });
+    }
+  }
+
+  /**
+   * Serve one request. Never rejects: every failure becomes an HTTP error response. With the gateway's
+   * context, the smaller body limit applies and final failures are reported to `onUpstreamError`.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, ctx?: UpstreamContext): Promise<void> {
+    try {
+      await this.serve(req, res, ctx);
+    } catch (err) {
+      this.logger.error({ err }, 'httpgrpc proxy failed');
+      ctx?.onUpstreamError('failed', err);
+      if (!res.headersSent) sendError(res, 'UPSTREAM_FAILED', `${this.describe()}: ${(err as Error).message}`);
+      else res.destroy();
+    }
+  }
+
+  private describe(endpoint?: string): string {
+    const where = this.url === this.backend ? this.backend : `${this.backend} (${this.url})`;
+    return endpoint === undefined ? where : `${where} endpoint ${endpoint}`;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, ctx: UpstreamContext | undefined): Promise<void> {
+    if (this.closed) return sendError(res, 'UPSTREAM_UNAVAILABLE', `${this.describe()}: the proxy is shutting down`);
+    const orgIds = req.headersDistinct['x-scope-orgid'];
+    if (orgIds !== undefined && orgIds.length > 1) {
+      return sendError(res, 'DUPLICATE_ORG_ID', `${orgIds.length} X-Scope-OrgID headers; send one (several tenants go in one value, joined by "|")`);
+    }
+    const orgId = orgIds?.[0];
+    if (orgId !== undefined && !PRINTABLE.test(orgId)) {
+      return sendError(res, 'BAD_REQUEST', 'X-Scope-OrgID must be printable ASCII');
+    }
+
+    const limit = Math.min(this.maxMessageBytes, ctx?.maxBodyBytes ?? Infinity);
+    const body = await readRequest(req, requestHeaders(req), limit);
+    if (body.kind === 'aborted') return;
+    if (body.kind === 'too_large') {
+      // Connection: close, so Node does not read the rest of an oversized body just to discard it.
+      return sendError(res, 'BODY_TOO_LARGE', `request body exceeds ${limit} bytes for ${this.describe()}`, { connection: 'close' });
+    }
+
+    // gRPC metadata dskit servers and Mimir's limiters read before decoding the message
+    // (user.InjectOrgIDIntoGRPC, httpgrpc.AppendRequestMetadataToContext, grpcutil.MetadataMessageSize).
+    const metadata = new grpc.Metadata();
+    if (orgId !== undefined) metadata.set('x-scope-orgid', orgId);
+    metadata.set('httpgrpc-method', req.method ?? 'GET');
+    const url = req.url ?? '/';
+    if (PRINTABLE.test(url)) metadata.set('httpgrpc-url', url);
+    metadata.set('message-size', String(body.message.length));
+
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    try {
+      await this.forward(req, res, body.message, metadata, abort.signal, ctx);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  private async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    message: Buffer,
+    metadata: grpc.Metadata,
+    signal: AbortSignal,
+    ctx: UpstreamContext | undefined,
+  ): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    const tried = new Set<EndpointConnection>();
+    let lastFailure = '';
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const conn = await this.pickReady(deadline, tried, signal);
+      if (signal.aborted) return;
+      if (conn === undefined) break;
+      tried.add(conn);
+      const outcome = await this.callOnce(conn, message, metadata, deadline, signal);
+      if (signal.aborted) return;
+      if (outcome.kind === 'response') {
+        if (!writeHttpResponse(res, req.method ?? 'GET', outcome.response)) {
+          sendError(res, 'UPSTREAM_FAILED', `${this.describe(conn.address)}: invalid HTTP response (status ${outcome.response.code} or a header)`);
+        }
+        return;
+      }
+      if (outcome.kind === 'error') {
+        const message = `${this.describe(conn.address)}: ${outcome.detail}`;
+        ctx?.onUpstreamError(GATEWAY_REASON[outcome.key] ?? 'failed', new Error(message));
+        return sendError(res, outcome.key, message);
+      }
+      lastFailure = `; last try ${conn.address}: ${outcome.detail}`;
+      this.logger.debug({ endpoint: conn.address, attempt, detail: outcome.detail }, 'httpgrpc call never reached the backend; retrying');
+    }
+    this.metrics.noEndpoint.inc({ backend: this.backend });
+    const failure =
+      tried.size === 0
+        ? `${this.describe()}: no READY endpoint (${this.picker.ready.length}/${this.members.size} ready)`
+        : `${this.describe()}: no endpoint took the request after ${tried.size} tries${lastFailure}`;
+    ctx?.onUpstreamError('unavailable', new Error(failure));
+    sendError(res, 'UPSTREAM_UNAVAILABLE', failure);
+  }
+
+  private callOnce(conn: EndpointConnection, message: Buffer, metadata: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<CallOutcome> {
+    const labels = { backend: this.backend, endpoint: conn.address };
+    this.metrics.requests.inc(labels);
+    this.metrics.inFlight.inc(labels);
+    this.calls++;
+    return new Promise((resolve) => {
+      const onAbort = (): void => call.cancel();
+      const call = conn.call(message, metadata, deadline, (err, response) => {
+        signal.removeEventListener('abort', onAbort);
+        this.metrics.inFlight.dec(labels);
+        let outcome: CallOutcome;
+        if (err === null && response !== undefined) {
+          try {
+            outcome = { kind: 'response', response: decodeResponse(response) };
+          } catch (e) {
+            outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: `undecodable HTTPResponse: ${(e as Error).message}` };
+          }
+        } else {
+          outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err);
+          if (signal.aborted) outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: 'client went away' };
+        }
+        if (outcome.kind !== 'response') {
+          this.metrics.errors.inc({ ...labels, reason: outcome.kind === 'retry' ? 'not_sent' : outcome.reason });
+        }
+        if (conn.inFlight === 0 && this.members.get(conn.address) !== conn) this.metrics.forgetEndpoint(this.backend, conn.address);
+        this.calls--;
+        if (this.calls === 0) this.closedResolve?.();
+        resolve(outcome);
+      });
+      signal.addEventListener('abort', onAbort);
+    });
+  }
+
+  /** Stop taking requests, release every connection, resolve when in-flight calls have ended. */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const [key, conn] of this.members) {
+        this.pool.release(conn, this.onConnectivityChange);
+        if (conn.inFlight === 0) this.metrics.forgetEndpoint(this.backend, key);
+      }
+      this.members = new Map();
+      this.rebuildPicker();
+    }
+    if (this.calls === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.closedResolve;
+      this.closedResolve = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+}

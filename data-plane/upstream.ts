@@ -1,0 +1,18 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Backend } from '../control-plane/model.js';
+
+/** What the server hands an upstream with each request. */
+export interface UpstreamContext {
+  readonly maxBodyBytes: number;
+  /** Count and log a backend failure (reason: refused, reset, timeout, failed, unavailable, too_large). */
+  onUpstreamError(reason: string, err: unknown): void;
+}
+
+/** A proxy to one backend. `handle` owns the response from then on. */
+export interface Upstream {
+  readonly kind: 'http' | 'httpgrpc';
+  readonly backend: Backend;
+  handle(req: IncomingMessage, res: ServerResponse, ctx: UpstreamContext): void;
+  /** Stops new use; resolves when in-flight requests are done and connections are closed. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,69 @@
+// Runs the built binary (dist/, made by `npm run build`, which `npm test` runs first).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+export const CLI = fileURLToPath(new URL('../../dist/app/cli.js', import.meta.url));
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface Child {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts the binary on port 0, reads the bound port from its start-up log line, waits for /ready. */
+export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
+  const proc = spawn(process.execPath, [CLI, '-server.http-listen-address=127.0.0.1', '-server.http-listen-port=0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 15_000;
+  let url = '';
+  let port = 0;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`metrics-gateway exited with ${proc.exitCode}: ${out}`);
+    if (port === 0) {
+      const m = /msg="metrics-gateway started".* http=[^ ]*:(\d+)/.exec(out);
+      if (m) {
+        port = Number(m[1]);
+        url = `http://127.0.0.1:${port}`;
+      }
+    }
+    if (port !== 0) {
+      try {
+        const r = await request(`${url}/ready`);
+        await r.body.dump();
+        if (r.statusCode === 200) break;
+      } catch {
+        // not answering yet
+      }
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`metrics-gateway did not become ready: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proc,
+    port,
+    url,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
