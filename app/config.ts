@@ -13,6 +13,7 @@ import {
   getPath,
   section,
   setPath,
+  type FieldValue,
   type FlagDef,
   type Section,
   type ValueTree,
@@ -84,8 +85,15 @@ export const META_FLAGS = [
   { name: 'help', isBool: true, help: 'Print this help and exit.', default: 'false' },
 ] as const;
 
+export interface FlagOverride {
+  readonly path: readonly string[];
+  readonly value: FieldValue;
+}
+
 export interface LoadedConfig {
   readonly tree: ValueTree;
+  /** Flag values, re-applied over the file at every reload (flags always win). */
+  readonly overrides: readonly FlagOverride[];
   /** Path of the config file, '' when none. */
   readonly file: string;
   readonly expandEnv: boolean;
@@ -116,20 +124,32 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const help = flagBool('help');
   const expand = flagBool('config.expand-env');
   const file = parsed.values.get('config.file') ?? '';
-  const tree = file === '' || help ? defaults(rootSchema) : parseConfigFile(file, expand, env);
+  const overrides: FlagOverride[] = [];
   for (const def of defs) {
     const raw = parsed.values.get(def.name);
     if (raw === undefined) continue;
     const r = coerce(def.field, raw);
     if ('problem' in r) throw new GatewayError('FLAG_VALUE', `invalid value ${JSON.stringify(raw)} for -${def.name}: ${r.problem}`);
-    setPath(tree, def.path, r.value);
+    overrides.push({ path: def.path, value: r.value });
   }
+  const tree = file === '' || help ? defaults(rootSchema) : parseConfigFile(file, expand, env);
+  return { tree: applyOverrides(tree, overrides, file), overrides, file, expandEnv: expand, help };
+}
+
+/** Reads the config file again and puts the flags back on top (for live reload). Throws GatewayError. */
+export function reloadConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): ValueTree {
+  const tree = loaded.file === '' ? defaults(rootSchema) : parseConfigFile(loaded.file, loaded.expandEnv, env);
+  return applyOverrides(tree, loaded.overrides, loaded.file);
+}
+
+function applyOverrides(tree: ValueTree, overrides: readonly FlagOverride[], file: string): ValueTree {
+  for (const o of overrides) setPath(tree, o.path, o.value);
   const problems = checkTree(rootSchema, tree);
   if (problems.length > 0) {
     const where = file === '' ? 'flags' : `${file} (or flags)`;
     throw new GatewayError('CONFIG_BAD_VALUE', problems.map((p) => `${where}: ${p}`).join('\n'));
   }
-  return { tree, file, expandEnv: expand, help };
+  return tree;
 }
 
 /** Parses one config file into a complete tree (defaults filled in). Used at startup and on reload. */

@@ -13,6 +13,8 @@ import { GatewayServer } from '../data-plane/gateway-server.js';
 import { GatewayMetrics } from '../data-plane/metrics.js';
 import { buildState } from '../data-plane/state-builder.js';
 import { createUpstreamFactory } from './upstreams.js';
+import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
+import { HttpGrpcMetrics } from '../data-plane/httpgrpc/index.js';
 
 export interface Modules {
   start(): Promise<void>;
@@ -31,7 +33,14 @@ export function buildModules(cfg: LoadedConfig, logger: Logger): Modules {
 
   if (target === 'gateway' || target === 'all') {
     const metrics = new GatewayMetrics(registry);
-    const upstreams = createUpstreamFactory({ tree: cfg.tree, logger, registry, services });
+    const dns = new DnsWatcher({ lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'), logger, registry });
+    const upstreams = createUpstreamFactory({
+      maxMessageBytes: num(cfg.tree, 'gateway.grpc_max_message_bytes'),
+      logger,
+      httpgrpcMetrics: new HttpGrpcMetrics(registry),
+      endpoints: dns,
+    });
+    services.push(new Service('dns-watcher', { stopping: async () => dns.close() }));
     gateway = new GatewayServer(
       {
         listenAddress: str(cfg.tree, 'server.http_listen_address'),

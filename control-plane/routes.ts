@@ -56,3 +56,13 @@ export function routeTable(p: RoutePrefixes = DEFAULT_PREFIXES): RouteRule[] {
 /** Paths the gateway answers itself; never proxied. */
 export const OWN_EXACT_PATHS = ['/ready', '/metrics', '/config'] as const;
 export const OWN_PREFIX = '/gateway/';
+
+/** Body of the 503 for a route whose backend has no url and no default: names the fields to set. */
+export function unsetBackendMessage(name: BackendName): string {
+  const flag = name.replaceAll('_', '-');
+  if (name === 'default') return 'no backend configured for "default": set gateway.proxy.default.url (-gateway.proxy.default.url)';
+  return (
+    `no backend configured for "${name}": set gateway.proxy.${name}.url (-gateway.proxy.${flag}.url) ` +
+    `or gateway.proxy.default.url (-gateway.proxy.default.url)`
+  );
+}

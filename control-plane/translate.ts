@@ -7,7 +7,7 @@
 
 import { isIP } from 'node:net';
 import { dnsTargetKey, type Backend, type BackendName, type Endpoint, type HttpTarget } from './model.js';
-import type { RouteRule } from './routes.js';
+import { unsetBackendMessage, type RouteRule } from './routes.js';
 import { TYPE_URL, TYPE_ORDER, type ResourceRef, type TypeUrl, type XdsResource } from './xds/resource.js';
 import { encodeResource, type PlainMessage } from './xds/protos.js';
 
@@ -40,11 +40,13 @@ export const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.trans
 const MAX_CONNECT_TIMEOUT_MS = 5000;
 
 // Both xDS consumers need the ADS config source spelled out (grpc-js-xds rejects a cluster or
-// HCM whose config source is neither `ads` nor `self`; Envoy defaults the API version to V2).
-const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' };
+// HCM whose config source is neither `ads` nor `self`; resource_api_version defaults to AUTO, i.e.
+// v2, which current Envoy rejects).
+// Built fresh per use so no two views share (mutable) objects.
+const adsSource = (): PlainMessage => ({ ads: {}, resource_api_version: 'V3' });
 
 // The router must be the last HTTP filter (Envoy HCM docs; grpc-js-xds checks the same).
-const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } };
+const routerFilter = (): PlainMessage => ({ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } });
 
 export function translate(input: TranslateInput): TranslatedResources {
   const backends = [...input.backends].sort((a, b) => cmp(a.name, b.name));
@@ -158,7 +160,7 @@ function edsCluster(b: Backend): PlainMessage {
   return {
     name: b.name,
     type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_SOURCE },
+    eds_cluster_config: { eds_config: adsSource() },
     connect_timeout: connectTimeout(b),
     lb_policy: 'ROUND_ROBIN',
     metadata: metadata(b),
@@ -210,13 +212,13 @@ function upstreamTls(b: Backend, t: HttpTarget): PlainMessage {
 }
 
 function hcm(statPrefix: string, routeSpecifier: PlainMessage): PlainMessage {
-  return { '@type': HCM_TYPE_URL, stat_prefix: statPrefix, ...routeSpecifier, http_filters: [ROUTER_FILTER] };
+  return { '@type': HCM_TYPE_URL, stat_prefix: statPrefix, ...routeSpecifier, http_filters: [routerFilter()] };
 }
 
 function gatewayListener(l: ListenerSpec): PlainMessage {
   const filter = {
     name: 'envoy.filters.network.http_connection_manager',
-    typed_config: hcm(l.name, { rds: { config_source: ADS_SOURCE, route_config_name: l.name } }),
+    typed_config: hcm(l.name, { rds: { config_source: adsSource(), route_config_name: l.name } }),
   };
   return { name: l.name, address: socketAddress(l.address, l.port), filter_chains: [{ filters: [filter] }] };
 }
@@ -256,10 +258,6 @@ export function orderRoutes(routes: readonly RouteRule[]): RouteRule[] {
   return [...exact, ...prefix];
 }
 
-export function missingBackendMessage(name: BackendName): string {
-  const fix = name === 'default' ? 'gateway.proxy.default.url' : `gateway.proxy.${name}.url or gateway.proxy.default.url`;
-  return `no backend configured for "${name}": set ${fix}`;
-}
 
 function routeConfiguration(
   name: string,
@@ -272,7 +270,7 @@ function routeConfiguration(
     // timeout 0 (an empty Duration, explicitly set) disables Envoy's 15 s default, like timeoutMs 0.
     const action = b
       ? { route: { cluster: b.name, timeout: duration(b.timeoutMs) } }
-      : { direct_response: { status: 503, body: { inline_string: missingBackendMessage(r.backend) } } };
+      : { direct_response: { status: 503, body: { inline_string: unsetBackendMessage(r.backend) } } };
     return { name: `${r.match}:${r.path}`, match, ...action };
   });
   return { name, virtual_hosts: [{ name, domains: ['*'], routes: envoyRoutes }] };

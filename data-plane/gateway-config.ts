@@ -86,11 +86,3 @@ export function effectiveBackends(gateway: ValueTree): Backend[] {
   }
   return out;
 }
-
-export function unsetBackendMessage(name: BackendName): string {
-  const flag = name.replaceAll('_', '-');
-  return (
-    `no backend configured for "${name}": set gateway.proxy.${name}.url (-gateway.proxy.${flag}.url) ` +
-    `or gateway.proxy.default.url (-gateway.proxy.default.url)`
-  );
-}

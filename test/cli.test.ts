@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { allFlags, META_FLAGS } from '../app/config.js';
 import { runCli, startCli, type Child } from './support/cli.js';
@@ -76,6 +77,24 @@ describe('bad configuration is a clear error and a non-zero exit', () => {
       undefined,
       'FILE:4:16: gateway.proxy.ruler.timeout: expected a duration such as 300s, 5m or 1m30s, got 10',
     ],
+    [
+      'dns url whose DNS server is not an IP',
+      'gateway:\n  proxy:\n    distributor: { url: "dns://ns.example/distributor:9095" }\n',
+      undefined,
+      'FILE:3:25: gateway.proxy.distributor.url: DNS server "ns.example" in "dns://ns.example/distributor:9095" must be an IP address with an optional port, e.g. dns://127.0.0.1:53/distributor:9095',
+    ],
+    [
+      'dns url without slashes',
+      'gateway:\n  proxy:\n    distributor: { url: "dns:distributor:9095" }\n',
+      undefined,
+      'FILE:3:25: gateway.proxy.distributor.url: "dns:distributor:9095" must start with dns:/// (three slashes), e.g. dns:///distributor:9095',
+    ],
+    [
+      'dns url with a bad DNS server port',
+      'gateway:\n  proxy:\n    distributor: { url: "dns://127.0.0.1:0/distributor:9095" }\n',
+      undefined,
+      'FILE:3:25: gateway.proxy.distributor.url: port 0 in "dns://127.0.0.1:0/distributor:9095" is out of range 1-65535',
+    ],
     ['bad YAML', 'gateway:\n  proxy: [\n', undefined, 'FILE:3:1: invalid YAML: '],
     ['missing file', '', ['-config.file=/nonexistent/gateway.yaml'], '/nonexistent/gateway.yaml: cannot read config file: no such file'],
     ['bad flag value', '', ['-server.http-listen-port=eighty'], 'invalid value "eighty" for -server.http-listen-port: expected an integer, got "eighty"'],
@@ -146,7 +165,7 @@ describe('running the binary', () => {
           yield chunk;
         }
       }
-      const pending = request(`${child.url}/api/v1/push`, { method: 'POST', body: body(), headers: { 'content-length': String(total) } });
+      const pending = request(`${child.url}/api/v1/push`, { method: 'POST', body: Readable.from(body()), headers: { 'content-length': String(total) } });
       // Wait (bounded) until the client cannot hand over more bytes.
       const deadline = Date.now() + 10_000;
       let last = -1;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { Client, request } from 'undici';
 import { HttpBackend } from './support/http-backend.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
@@ -165,7 +166,7 @@ describe('proxy behaviour', () => {
     async function* chunks(): AsyncGenerator<Buffer> {
       for (let i = 0; i < 20; i++) yield Buffer.alloc(64 * 1024, 2);
     }
-    const res2 = await request(`${gw.url}/api/v1/push`, { method: 'POST', body: chunks() });
+    const res2 = await request(`${gw.url}/api/v1/push`, { method: 'POST', body: Readable.from(chunks()) });
     expect(res2.statusCode).toBe(413);
     await res2.body.dump();
   });

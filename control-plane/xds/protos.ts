@@ -51,6 +51,9 @@ export function newProtoRoot(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string | null => {
     if (path.isAbsolute(target)) return target;
+    // protobufjs bundles some google/protobuf files (any, duration, struct, ...) and loads those by
+    // their bare name; it only consults the bundle for imports, so do the same for top-level files.
+    if (protobuf.common.get(target)) return target;
     for (const dir of dirs) {
       const candidate = path.join(dir, target);
       if (existsSync(candidate)) return candidate;

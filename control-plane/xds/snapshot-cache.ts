@@ -88,10 +88,14 @@ export class SnapshotCache {
       this.logger.error({ problems }, 'xds cache: refused an inconsistent snapshot; still serving the previous one');
       throw err;
     }
+    const previous = this.current;
     this.current = snapshot;
     this.publishedAt = this.now();
     this.metrics?.publishes.inc();
-    this.logger.info({ versions: snapshot.versions() }, 'xds cache: snapshot published');
+    const versions = snapshot.versions();
+    // Republishing identical content (every DNS poll may) is routine: debug, not info.
+    const changed = !previous || TYPE_ORDER.some((t) => previous.version(t) !== versions[t]);
+    this.logger[changed ? 'info' : 'debug']({ versions }, 'xds cache: snapshot published');
     for (const typeUrl of TYPE_ORDER) {
       const set = this.watches.get(typeUrl);
       if (!set) continue;

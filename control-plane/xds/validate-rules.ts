@@ -1,10 +1,11 @@
 // Checks for single values against protoc-gen-validate rule messages
-// (deps/protoc-gen-validate/validate/validate.proto): numbers, strings, bytes, bools, enums,
-// durations, timestamps and Any type URLs. Messages follow PGV's own wording so an operator can
-// match them with what Envoy prints when it rejects the same config.
-// The walk over messages, repeated fields and maps lives in validate.ts.
+// (deps/protoc-gen-validate/validate/validate.proto): numbers, bools, enums, durations,
+// timestamps and Any type URLs; strings and bytes are in validate-strings.ts. Messages follow
+// PGV's own wording so an operator can match them with what Envoy prints when it rejects the
+// same config. The walk over messages, repeated fields and maps lives in validate.ts.
+// Rule values come from protobufjs's .proto parser, which reads numbers as doubles: bounds above
+// 2^53 are approximate (Envoy's largest bound is 2^32).
 
-import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type protobuf from 'protobufjs';
 
 /** One rule message from a `(validate.rules)` option, as protobufjs parses it. */
@@ -17,31 +18,6 @@ export const INT_KINDS: ReadonlySet<string> = new Set([
   'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64',
 ]);
 export const FLOAT_KINDS: ReadonlySet<string> = new Set(['float', 'double']);
-
-// PGV's well-known regexes (validate.proto KnownRegex; RFC 7230 section 3.2). `strict: false`
-// only forbids NUL, CR and LF, which is what Envoy uses for header names/values in its API.
-const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
-// eslint-disable-next-line no-control-regex
-const HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
-// eslint-disable-next-line no-control-regex
-const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-const patternCache = new Map<string, RegExp>();
-
-/** RE2 pattern as a JS RegExp; the patterns Envoy uses are in the common RE2/JS subset. */
-function compilePattern(pattern: string): RegExp {
-  let re = patternCache.get(pattern);
-  if (!re) {
-    try {
-      re = new RegExp(pattern, 'u');
-    } catch {
-      re = new RegExp(pattern); // RE2 allows escapes like \~ that unicode-mode JS rejects
-    }
-    patternCache.set(pattern, re);
-  }
-  return re;
-}
 
 /** A repeated rule value given once in a .proto (`not_in: 0`) is parsed as a scalar. */
 export function asList(v: unknown): unknown[] {
@@ -61,6 +37,9 @@ export function toBigInt(v: unknown): bigint {
 
 type Num = number | bigint;
 
+type RangeCheck = (value: Num, report: Report) => void;
+const compiledRanges = new WeakMap<RuleSet, RangeCheck>();
+
 /** const / lt / lte / gt / gte / in / not_in, shared by numbers, durations and timestamps. */
 export function checkRange(
   kind: string,
@@ -70,57 +49,69 @@ export function checkRange(
   show: (v: Num) => string,
   report: Report,
 ): void {
-  const has = (k: string): boolean => rules[k] !== undefined && rules[k] !== null;
-  if (has('const') && value != conv(rules['const'])) {
-    report(`value must equal ${show(conv(rules['const']))}`, `${kind}.const`);
+  // Rule objects live as long as the type's plan: convert bounds once, not once per endpoint.
+  let check = compiledRanges.get(rules);
+  if (!check) {
+    check = compileRange(kind, rules, conv, show);
+    compiledRanges.set(rules, check);
   }
-  const lt = has('lt') ? conv(rules['lt']) : undefined;
-  const lte = has('lte') ? conv(rules['lte']) : undefined;
-  const gt = has('gt') ? conv(rules['gt']) : undefined;
-  const gte = has('gte') ? conv(rules['gte']) : undefined;
-  const upper = lt ?? lte;
-  const lower = gt ?? gte;
-  const upperRule = lt !== undefined ? 'lt' : 'lte';
-  const lowerRule = gt !== undefined ? 'gt' : 'gte';
-  const belowUpper = (v: Num): boolean => (lt !== undefined ? v < lt : lte === undefined || v <= lte);
-  const aboveLower = (v: Num): boolean => (gt !== undefined ? v > gt : gte === undefined || v >= gte);
-  if (upper !== undefined && lower !== undefined) {
-    const open = gt !== undefined ? '(' : '[';
-    const close = lt !== undefined ? ')' : ']';
-    const rule = `${kind}.${lowerRule}, ${kind}.${upperRule}`;
-    if (upper >= lower) {
-      if (!(aboveLower(value) && belowUpper(value))) {
-        report(`value must be inside range ${open}${show(lower)}, ${show(upper)}${close}`, rule);
-      }
-    } else if (!aboveLower(value) && !belowUpper(value)) {
-      // PGV "exclusive range": lt/lte below gt/gte means the value must lie outside [upper, lower].
-      const o = lt !== undefined ? '[' : '(';
-      const c = gt !== undefined ? ']' : ')';
-      report(`value must be outside range ${o}${show(upper)}, ${show(lower)}${c}`, rule);
-    }
-  } else if (upper !== undefined && !belowUpper(value)) {
-    const words = lt !== undefined ? 'less than' : 'less than or equal to';
-    report(`value must be ${words} ${show(upper)}`, `${kind}.${upperRule}`);
-  } else if (lower !== undefined && !aboveLower(value)) {
-    const words = gt !== undefined ? 'greater than' : 'greater than or equal to';
-    report(`value must be ${words} ${show(lower)}`, `${kind}.${lowerRule}`);
-  }
-  const inList = asList(rules['in']).map(conv);
-  if (inList.length > 0 && !inList.some((x) => x == value)) {
-    report(`value must be in list [${inList.map(show).join(', ')}]`, `${kind}.in`);
-  }
-  const notIn = asList(rules['not_in']).map(conv);
-  if (notIn.some((x) => x == value)) {
-    report(`value must not be in list [${notIn.map(show).join(', ')}]`, `${kind}.not_in`);
-  }
+  check(value, report);
 }
 
-export function checkNumber(kind: string, rules: RuleSet, value: unknown, report: Report): void {
-  if (FLOAT_KINDS.has(kind)) {
-    checkRange(kind, rules, Number(value ?? 0), (v) => Number(v), String, report);
-  } else {
-    checkRange(kind, rules, toBigInt(value ?? 0), toBigInt, String, report);
+function compileRange(kind: string, rules: RuleSet, conv: (v: unknown) => Num, show: (v: Num) => string): RangeCheck {
+  const opt = (k: string): Num | undefined => (rules[k] === undefined || rules[k] === null ? undefined : conv(rules[k]));
+  const c = opt('const');
+  const lt = opt('lt'), lte = opt('lte'), gt = opt('gt'), gte = opt('gte');
+  const upper = lt ?? lte;
+  const lower = gt ?? gte;
+  const upperRule = `${kind}.${lt !== undefined ? 'lt' : 'lte'}`;
+  const lowerRule = `${kind}.${gt !== undefined ? 'gt' : 'gte'}`;
+  const belowUpper = (v: Num): boolean => (lt !== undefined ? v < lt : lte === undefined || v <= lte);
+  const aboveLower = (v: Num): boolean => (gt !== undefined ? v > gt : gte === undefined || v >= gte);
+  let range: RangeCheck | undefined;
+  if (upper !== undefined && lower !== undefined) {
+    const rule = `${lowerRule}, ${upperRule}`;
+    if (upper >= lower) {
+      const msg = `value must be inside range ${gt !== undefined ? '(' : '['}${show(lower)}, ${show(upper)}${lt !== undefined ? ')' : ']'}`;
+      range = (v, report) => {
+        if (!(aboveLower(v) && belowUpper(v))) report(msg, rule);
+      };
+    } else {
+      // PGV "exclusive range": lt/lte below gt/gte means the value must lie outside [upper, lower].
+      const msg = `value must be outside range ${lt !== undefined ? '[' : '('}${show(upper)}, ${show(lower)}${gt !== undefined ? ']' : ')'}`;
+      range = (v, report) => {
+        if (!aboveLower(v) && !belowUpper(v)) report(msg, rule);
+      };
+    }
+  } else if (upper !== undefined) {
+    const msg = `value must be ${lt !== undefined ? 'less than' : 'less than or equal to'} ${show(upper)}`;
+    range = (v, report) => {
+      if (!belowUpper(v)) report(msg, upperRule);
+    };
+  } else if (lower !== undefined) {
+    const msg = `value must be ${gt !== undefined ? 'greater than' : 'greater than or equal to'} ${show(lower)}`;
+    range = (v, report) => {
+      if (!aboveLower(v)) report(msg, lowerRule);
+    };
   }
+  const inList = asList(rules['in']).map(conv);
+  const notIn = asList(rules['not_in']).map(conv);
+  const inMsg = `value must be in list [${inList.map(show).join(', ')}]`;
+  const notInMsg = `value must not be in list [${notIn.map(show).join(', ')}]`;
+  return (value, report) => {
+    if (c !== undefined && value != c) report(`value must equal ${show(c)}`, `${kind}.const`);
+    range?.(value, report);
+    if (inList.length > 0 && !inList.some((x) => x == value)) report(inMsg, `${kind}.in`);
+    if (notIn.length > 0 && notIn.some((x) => x == value)) report(notInMsg, `${kind}.not_in`);
+  };
+}
+
+/** 64-bit kinds compare as bigint (exact beyond 2^53); 32-bit ones and floats as numbers. */
+const WIDE_KINDS: ReadonlySet<string> = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+export function checkNumber(kind: string, rules: RuleSet, value: unknown, report: Report): void {
+  if (WIDE_KINDS.has(kind)) checkRange(kind, rules, toBigInt(value ?? 0), toBigInt, String, report);
+  else checkRange(kind, rules, Number(value ?? 0), Number, String, report);
 }
 
 export function checkBool(rules: RuleSet, value: unknown, report: Report): void {
@@ -151,127 +142,6 @@ export function checkEnum(type: protobuf.Enum, rules: RuleSet, value: unknown, r
   if (inList.length > 0 && !inList.includes(n)) report(`value must be in list [${names(inList)}]`, 'enum.in');
   const notIn = asList(rules['not_in']).map(Number);
   if (notIn.includes(n)) report(`value must not be in list [${names(notIn)}]`, 'enum.not_in');
-}
-
-/** Hostname per RFC 1034 as PGV checks it: labels of 1-63 [A-Za-z0-9-], not starting/ending in '-'. */
-export function isHostname(s: string): boolean {
-  const host = s.endsWith('.') ? s.slice(0, -1) : s;
-  if (host.length === 0 || host.length > 253) return false;
-  return host.split('.').every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
-}
-
-function isEmail(s: string): boolean {
-  const m = /^(?:.*<)?([^<>@\s]+)@([^<>@\s]+?)>?$/.exec(s);
-  return m !== null && (m[1]?.length ?? 0) <= 64 && isHostname(m[2] ?? '');
-}
-
-function isUri(s: string, relative: boolean): boolean {
-  try {
-    if (relative) new URL(s, 'http://base.invalid/');
-    else new URL(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const WELL_KNOWN: ReadonlyArray<[string, (s: string) => boolean, string]> = [
-  ['email', isEmail, 'value must be a valid email address'],
-  ['hostname', isHostname, 'value must be a valid hostname'],
-  ['ip', (s) => isIP(s) !== 0, 'value must be a valid IP address'],
-  ['ipv4', isIPv4, 'value must be a valid IPv4 address'],
-  ['ipv6', isIPv6, 'value must be a valid IPv6 address'],
-  ['uri', (s) => isUri(s, false), 'value must be a valid URI'],
-  ['uri_ref', (s) => isUri(s, true), 'value must be a valid URI reference'],
-  ['address', (s) => isHostname(s) || isIP(s) !== 0, 'value must be a valid hostname, or ip address'],
-  ['uuid', (s) => UUID.test(s), 'value must be a valid UUID'],
-];
-
-const quote = (s: unknown): string => JSON.stringify(String(s));
-
-export function checkString(rules: RuleSet, raw: unknown, report: Report): void {
-  const value = typeof raw === 'string' ? raw : raw === undefined || raw === null ? '' : String(raw);
-  if (rules['ignore_empty'] === true && value === '') return;
-  const n = (k: string): number | undefined => (rules[k] === undefined ? undefined : Number(rules[k]));
-  if (rules['const'] !== undefined && value !== rules['const']) report(`value must equal ${quote(rules['const'])}`, 'string.const');
-  const runes = [...value].length;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  const len = n('len'), minLen = n('min_len'), maxLen = n('max_len');
-  const lenBytes = n('len_bytes'), minBytes = n('min_bytes'), maxBytes = n('max_bytes');
-  if (len !== undefined && runes !== len) report(`value length must be ${len} runes`, 'string.len');
-  if (minLen !== undefined && runes < minLen) report(`value length must be at least ${minLen} runes`, 'string.min_len');
-  if (maxLen !== undefined && runes > maxLen) report(`value length must be at most ${maxLen} runes`, 'string.max_len');
-  if (lenBytes !== undefined && bytes !== lenBytes) report(`value length must be ${lenBytes} bytes`, 'string.len_bytes');
-  if (minBytes !== undefined && bytes < minBytes) report(`value length must be at least ${minBytes} bytes`, 'string.min_bytes');
-  if (maxBytes !== undefined && bytes > maxBytes) report(`value length must be at most ${maxBytes} bytes`, 'string.max_bytes');
-  if (typeof rules['pattern'] === 'string' && !compilePattern(rules['pattern']).test(value)) {
-    report(`value does not match regex pattern ${quote(rules['pattern'])}`, 'string.pattern');
-  }
-  if (typeof rules['prefix'] === 'string' && !value.startsWith(rules['prefix'])) {
-    report(`value does not have prefix ${quote(rules['prefix'])}`, 'string.prefix');
-  }
-  if (typeof rules['suffix'] === 'string' && !value.endsWith(rules['suffix'])) {
-    report(`value does not have suffix ${quote(rules['suffix'])}`, 'string.suffix');
-  }
-  if (typeof rules['contains'] === 'string' && !value.includes(rules['contains'])) {
-    report(`value does not contain substring ${quote(rules['contains'])}`, 'string.contains');
-  }
-  if (typeof rules['not_contains'] === 'string' && value.includes(rules['not_contains'])) {
-    report(`value contains substring ${quote(rules['not_contains'])}`, 'string.not_contains');
-  }
-  const inList = asList(rules['in']).map(String);
-  if (inList.length > 0 && !inList.includes(value)) report(`value must be in list [${inList.join(', ')}]`, 'string.in');
-  const notIn = asList(rules['not_in']).map(String);
-  if (notIn.includes(value)) report(`value must not be in list [${notIn.join(', ')}]`, 'string.not_in');
-  for (const [key, ok, message] of WELL_KNOWN) {
-    if (rules[key] === true && !ok(value)) report(message, `string.${key}`);
-  }
-  const known = rules['well_known_regex'];
-  if (known === 'HTTP_HEADER_NAME' || known === 1 || known === 'HTTP_HEADER_VALUE' || known === 2) {
-    const isName = known === 'HTTP_HEADER_NAME' || known === 1;
-    // `strict` defaults to true (validate.proto: `optional bool strict = 25 [default = true]`).
-    const strict = rules['strict'] !== false;
-    const re = strict ? (isName ? HEADER_NAME : HEADER_VALUE) : HEADER_LOOSE;
-    // An empty name never matches the strict name regex (`+`); PGV reports it the same way.
-    if (!re.test(value)) {
-      const what = isName ? 'HTTP header name' : 'HTTP header value';
-      report(`value must be a valid ${what}${strict ? '' : ' (no NUL, CR or LF)'}`, 'string.well_known_regex');
-    }
-  }
-}
-
-/** Bytes arrive base64-encoded from decodeResource (proto3 JSON) or as a Uint8Array. */
-export function toBytes(v: unknown): Buffer {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  if (typeof v === 'string') return Buffer.from(v, 'base64');
-  return Buffer.alloc(0);
-}
-
-export function checkBytes(rules: RuleSet, raw: unknown, report: Report): void {
-  const value = toBytes(raw);
-  const opt = (k: string): Buffer | undefined =>
-    rules[k] === undefined ? undefined : Buffer.from(String(rules[k]), 'latin1');
-  const n = (k: string): number | undefined => (rules[k] === undefined ? undefined : Number(rules[k]));
-  const c = opt('const');
-  if (c && !value.equals(c)) report(`value must equal the configured bytes`, 'bytes.const');
-  const len = n('len'), minLen = n('min_len'), maxLen = n('max_len');
-  if (len !== undefined && value.length !== len) report(`value length must be ${len} bytes`, 'bytes.len');
-  if (minLen !== undefined && value.length < minLen) report(`value length must be at least ${minLen} bytes`, 'bytes.min_len');
-  if (maxLen !== undefined && value.length > maxLen) report(`value length must be at most ${maxLen} bytes`, 'bytes.max_len');
-  if (typeof rules['pattern'] === 'string' && !compilePattern(rules['pattern']).test(value.toString('latin1'))) {
-    report(`value does not match regex pattern ${quote(rules['pattern'])}`, 'bytes.pattern');
-  }
-  const prefix = opt('prefix'), suffix = opt('suffix'), contains = opt('contains');
-  if (prefix && !value.subarray(0, prefix.length).equals(prefix)) report(`value does not have the required prefix`, 'bytes.prefix');
-  if (suffix && !value.subarray(value.length - suffix.length).equals(suffix)) report(`value does not have the required suffix`, 'bytes.suffix');
-  if (contains && value.indexOf(contains) < 0) report(`value does not contain the required bytes`, 'bytes.contains');
-  const list = (k: string): Buffer[] => asList(rules[k]).map((x) => Buffer.from(String(x), 'latin1'));
-  const inList = list('in');
-  if (inList.length > 0 && !inList.some((b) => b.equals(value))) report(`value must be in the configured list`, 'bytes.in');
-  if (list('not_in').some((b) => b.equals(value))) report(`value must not be in the configured list`, 'bytes.not_in');
-  if (rules['ip'] === true && value.length !== 4 && value.length !== 16) report(`value must be a valid IP address`, 'bytes.ip');
-  if (rules['ipv4'] === true && value.length !== 4) report(`value must be a valid IPv4 address`, 'bytes.ipv4');
-  if (rules['ipv6'] === true && value.length !== 16) report(`value must be a valid IPv6 address`, 'bytes.ipv6');
 }
 
 const NANOS = 1_000_000_000n;

@@ -12,15 +12,21 @@
 import protobuf from 'protobufjs';
 import { decodeResource, lookupType, typeNameOf, envoyRoot, type PlainMessage } from './protos.js';
 import {
-  FLOAT_KINDS, INT_KINDS, anyTypeUrl, checkAny, checkBool, checkBytes, checkDuration, checkEnum,
-  checkNumber, checkString, checkTimestamp, toBytes, type Report, type RuleSet,
+  FLOAT_KINDS, INT_KINDS, anyTypeUrl, checkAny, checkBool, checkDuration, checkEnum, checkNumber, checkTimestamp,
+  type Report, type RuleSet,
 } from './validate-rules.js';
+import { checkBytes, checkString, toBytes } from './validate-strings.js';
 
 /** A FieldRules message (validate.proto) as parsed from the .proto text. */
 type FieldRules = { readonly [kind: string]: RuleSet | undefined };
 
+/** How a singular value of the field is checked; decided once (protobufjs computes fullName on every read). */
+type ValueKind = 'duration' | 'timestamp' | 'any' | 'wrapper' | 'message' | 'enum' | 'scalar';
+
 interface FieldPlan {
   readonly field: protobuf.Field;
+  readonly kind: ValueKind;
+  readonly enumType: protobuf.Enum | undefined;
   readonly rules: FieldRules | undefined;
   /** Member of a oneof (incl. proto3 `optional`): rules apply only when set. */
   readonly inOneof: boolean;
@@ -29,6 +35,7 @@ interface FieldPlan {
 }
 
 interface TypePlan {
+  readonly isAny: boolean;
   readonly fields: readonly FieldPlan[];
   readonly requiredOneofs: readonly { readonly name: string; readonly fields: readonly string[] }[];
 }
@@ -69,7 +76,11 @@ function needsWalk(type: protobuf.Type): boolean {
 function planFor(type: protobuf.Type): TypePlan {
   const cached = plans.get(type);
   if (cached) return cached;
-  const plan: { fields: FieldPlan[]; requiredOneofs: TypePlan['requiredOneofs'] } = { fields: [], requiredOneofs: [] };
+  const plan: { isAny: boolean; fields: FieldPlan[]; requiredOneofs: TypePlan['requiredOneofs'] } = {
+    isAny: type.fullName === ANY,
+    fields: [],
+    requiredOneofs: [],
+  };
   // Registered before recursing, as message types may be recursive; while a type's plan is being
   // built it counts as having rules (conservative: at worst we walk a subtree with nothing to check).
   plans.set(type, plan);
@@ -91,10 +102,23 @@ function planFor(type: protobuf.Type): TypePlan {
     const resolved = field.resolvedType;
     const msg = resolved instanceof protobuf.Type ? resolved : undefined;
     const walkType = msg && rules?.['message']?.['skip'] !== true && needsWalk(msg) ? msg : undefined;
-    if (rules || walkType) plan.fields.push({ field, rules, inOneof: field.partOf !== null, walkType });
+    const enumType = resolved instanceof protobuf.Enum ? resolved : undefined;
+    if (rules || walkType) {
+      plan.fields.push({ field, kind: valueKind(resolved), enumType, rules, inOneof: field.partOf !== null, walkType });
+    }
   }
   walkable.set(type, plan.fields.length > 0 || plan.requiredOneofs.length > 0);
   return plan;
+}
+
+function valueKind(resolved: protobuf.Type | protobuf.Enum | null): ValueKind {
+  if (resolved instanceof protobuf.Enum) return 'enum';
+  if (!resolved) return 'scalar';
+  const name = resolved.fullName;
+  if (name === DURATION) return 'duration';
+  if (name === TIMESTAMP) return 'timestamp';
+  if (name === ANY) return 'any';
+  return WRAPPERS.has(name) ? 'wrapper' : 'message';
 }
 
 const isSet = (v: unknown): boolean => v !== undefined && v !== null;
@@ -114,13 +138,13 @@ export function validateMessage(type: protobuf.Type, object: unknown, path = '')
 }
 
 function walkMessage(type: protobuf.Type, object: unknown, path: string, out: string[]): void {
-  if (type.fullName === ANY) {
+  const plan = planFor(type);
+  if (plan.isAny) {
     walkAny(object, path, out);
     return;
   }
   if (!object || typeof object !== 'object') return;
   const obj = object as Record<string, unknown>;
-  const plan = planFor(type);
   for (const oneof of plan.requiredOneofs) {
     if (!oneof.fields.some((f) => isSet(obj[f]))) {
       out.push(`${join(path, oneof.name)}: value is required: set one of ${oneof.fields.join(', ')} (validate.required)`);
@@ -132,7 +156,7 @@ function walkMessage(type: protobuf.Type, object: unknown, path: string, out: st
     const at = join(path, fp.field.name);
     if (fp.field.map) walkMap(fp, value, at, out);
     else if (fp.field.repeated) walkRepeated(fp, value, at, out);
-    else walkValue(fp.field, fp.rules, fp.walkType, value, at, out);
+    else walkValue(fp, fp.rules, fp.walkType, value, at, out);
   }
 }
 
@@ -157,33 +181,40 @@ function walkAny(object: unknown, path: string, out: string[]): void {
 
 /** One singular value (a field, a repeated item or a map value) against its rules. */
 function walkValue(
-  field: protobuf.Field,
+  fp: FieldPlan,
   rules: FieldRules | undefined,
   walkType: protobuf.Type | undefined,
   value: unknown,
   path: string,
   out: string[],
 ): void {
-  const report: Report = (message, rule) => out.push(`${path}: ${message} (${rule})`);
-  const resolved = field.resolvedType;
   const present = isSet(value);
-  if (resolved instanceof protobuf.Type) {
-    const name = resolved.fullName;
-    if (rules) {
-      if (rules['message']?.['required'] === true && !present) report('value is required', 'message.required');
-      if (name === DURATION && rules['duration']) checkDuration(rules['duration'], value, present, report);
-      else if (name === TIMESTAMP && rules['timestamp']) checkTimestamp(rules['timestamp'], value, present, report);
-      else if (name === ANY && rules['any']) checkAny(rules['any'], value, present, report);
-      else if (WRAPPERS.has(name) && present) {
+  if (rules) {
+    const report: Report = (message, rule) => out.push(`${path}: ${message} (${rule})`);
+    switch (fp.kind) {
+      case 'scalar':
+      case 'enum':
+        checkScalar(rules, value, fp.enumType, report);
+        return;
+      case 'duration':
+        if (rules['duration']) checkDuration(rules['duration'], value, present, report);
+        break;
+      case 'timestamp':
+        if (rules['timestamp']) checkTimestamp(rules['timestamp'], value, present, report);
+        break;
+      case 'any':
+        if (rules['any']) checkAny(rules['any'], value, present, report);
+        break;
+      case 'wrapper':
         // Rules on a wrapper field apply to its `value` (PGV "Wrapper types").
-        checkScalar(rules, (value as { value?: unknown }).value, undefined, report);
-      }
+        if (present) checkScalar(rules, (value as { value?: unknown }).value, undefined, report);
+        break;
+      case 'message':
+        break;
     }
-    if (present && walkType) walkMessage(walkType, value, path, out);
-    return;
+    if (rules['message']?.['required'] === true && !present) report('value is required', 'message.required');
   }
-  if (!rules) return;
-  checkScalar(rules, value, resolved instanceof protobuf.Enum ? resolved : undefined, report);
+  if (present && walkType) walkMessage(walkType, value, path, out);
 }
 
 function checkScalar(rules: FieldRules, value: unknown, enumType: protobuf.Enum | undefined, report: Report): void {
@@ -223,7 +254,7 @@ function walkRepeated(fp: FieldPlan, value: unknown, path: string, out: string[]
   const itemRules = rules?.['items'] as FieldRules | undefined;
   const walkType = itemRules?.['message']?.['skip'] === true ? undefined : fp.walkType;
   if (!itemRules && !walkType) return;
-  items.forEach((item, i) => walkValue(fp.field, itemRules, walkType, item, `${path}[${i}]`, out));
+  items.forEach((item, i) => walkValue(fp, itemRules, walkType, item, `${path}[${i}]`, out));
 }
 
 function walkMap(fp: FieldPlan, value: unknown, path: string, out: string[]): void {
@@ -251,7 +282,7 @@ function walkMap(fp: FieldPlan, value: unknown, path: string, out: string[]): vo
       const k = keyType === 'string' ? key : keyType === 'bool' ? key === 'true' : key;
       checkScalar(keyRules, k, undefined, (m, rule) => out.push(`${at}: key ${m.replace(/^value /, '')} (map.keys.${rule})`));
     }
-    if (valueRules || walkType) walkValue(fp.field, valueRules, walkType, v, at, out);
+    if (valueRules || walkType) walkValue(fp, valueRules, walkType, v, at, out);
   }
 }
 

@@ -243,7 +243,8 @@ function decodeHeader(buf: Buffer, start: number, end: number): HttpGrpcHeader {
   return { key, values };
 }
 
-export function decodeRequest(buf: Buffer): HttpGrpcRequestMessage {
+/** The body is a view into `buf`, not a copy. */
+export function decodeRequest(buf: Buffer): HttpGrpcRequestMessage & { readonly body: Buffer } {
   const r = new Reader(buf, 0, buf.length);
   let method = '';
   let url = '';

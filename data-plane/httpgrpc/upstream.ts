@@ -129,6 +129,11 @@ export class HttpGrpcUpstream {
     }));
   }
 
+  /** Connections this upstream's pool holds open, removed ones still finishing calls included. */
+  get openConnections(): number {
+    return this.pool.size;
+  }
+
   private rebuildPicker(): void {
     const ready: EndpointConnection[] = [];
     for (const c of this.members.values()) if (c.state === grpc.connectivityState.READY) ready.push(c);

@@ -19,6 +19,10 @@ export interface ReceivedRequest {
   readonly body: Buffer;
   /** Text gRPC metadata, lower-case keys (x-scope-orgid, httpgrpc-method, message-size, ...). */
   readonly metadata: Readonly<Record<string, readonly string[]>>;
+  /** Size of the encoded HTTPRequest as received. */
+  readonly messageBytes: number;
+  /** The client's address:port: the same value across requests means the same connection. */
+  readonly peer: string;
 }
 
 /** Every value of a header, whatever the case of its name. */
@@ -134,7 +138,7 @@ export class HttpGrpcServer {
       const m = decodeRequest(call.request);
       const metadata: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') metadata[k] = call.metadata.get(k).map(String);
-      req = { method: m.method, url: m.url, headers: m.headers, body: Buffer.from(m.body), metadata };
+      req = { method: m.method, url: m.url, headers: m.headers, body: m.body, metadata, messageBytes: call.request.length, peer: call.getPeer() };
     } catch (err) {
       this.inFlight--;
       callback({ code: grpc.status.INVALID_ARGUMENT, details: `undecodable HTTPRequest: ${(err as Error).message}` });

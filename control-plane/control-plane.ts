@@ -1,0 +1,153 @@
+// The control plane's flow: config facts + DNS answers → snapshot → cache. Watchers push facts in;
+// nothing here knows about YAML, gRPC streams or the gateway.
+
+import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { dnsTargetKey, type Backend, type DnsTarget, type Endpoint } from './model.js';
+import type { RouteRule } from './routes.js';
+import type { EndpointSource } from './dns/dns-watcher.js';
+import { buildSnapshot, SnapshotBuildError, type ResourceTransform } from './snapshot-builder.js';
+import type { ListenerSpec } from './translate.js';
+import { SnapshotInconsistentError, type SnapshotCache } from './xds/snapshot-cache.js';
+
+export interface ConfigFacts {
+  readonly backends: readonly Backend[];
+  readonly routes: readonly RouteRule[];
+}
+
+export interface ControlPlaneOptions {
+  readonly listener: ListenerSpec;
+  readonly cache: SnapshotCache;
+  readonly endpoints: EndpointSource;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /**
+   * How long a new DNS name may stay unanswered before a snapshot is published without its
+   * endpoints. Waiting avoids pushing an empty endpoint set for a name that resolves a moment later
+   * (a config edit that renames the distributor must not drop requests).
+   */
+  readonly firstAnswerWaitMs?: number;
+  /** Test hook: alter translated resources before validation. */
+  readonly transform?: ResourceTransform;
+}
+
+export interface BuildStatus {
+  readonly lastSuccessAt: string | null;
+  readonly lastError: { readonly stage: string; readonly message: string; readonly problems: readonly string[]; readonly at: string } | null;
+  readonly waitingForDns: readonly string[];
+}
+
+export class ControlPlane {
+  private facts: ConfigFacts | undefined;
+  private readonly watches = new Map<string, () => void>();
+  private readonly answers = new Map<string, readonly Endpoint[]>();
+  private readonly firstSeen = new Map<string, number>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastSuccessAt: number | undefined;
+  private lastError: BuildStatus['lastError'] = null;
+  private readonly buildSeconds: Histogram;
+  private readonly buildFailures: Counter<'stage'>;
+  private firstPublish: Promise<void>;
+  private resolveFirstPublish!: () => void;
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.firstPublish = new Promise((r) => (this.resolveFirstPublish = r));
+    this.buildSeconds = new Histogram({
+      name: 'control_plane_snapshot_build_seconds',
+      help: 'Time to translate, validate and check one snapshot.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [opts.registry],
+    });
+    this.buildFailures = new Counter({
+      name: 'control_plane_snapshot_build_failures_total',
+      help: 'Snapshots not published, by stage (translate, validate, consistency).',
+      labelNames: ['stage'],
+      registers: [opts.registry],
+    });
+  }
+
+  /** Resolves when the first snapshot has been published. */
+  published(): Promise<void> {
+    return this.firstPublish;
+  }
+
+  /** New config facts: follow their DNS names, then publish. */
+  setConfig(facts: ConfigFacts): void {
+    this.facts = facts;
+    const wanted = new Map<string, DnsTarget>();
+    for (const b of facts.backends) if (b.target.kind === 'dns') wanted.set(dnsTargetKey(b.target), b.target);
+    for (const [key, cancel] of this.watches) {
+      if (!wanted.has(key)) {
+        cancel();
+        this.watches.delete(key);
+        this.answers.delete(key);
+        this.firstSeen.delete(key);
+      }
+    }
+    for (const [key, target] of wanted) {
+      if (this.watches.has(key)) continue;
+      this.firstSeen.set(key, Date.now());
+      this.watches.set(
+        key,
+        this.opts.endpoints.watch(target, (eps) => {
+          this.answers.set(key, eps);
+          this.publish();
+        }),
+      );
+    }
+    this.publish();
+  }
+
+  status(): BuildStatus {
+    return {
+      lastSuccessAt: this.lastSuccessAt === undefined ? null : new Date(this.lastSuccessAt).toISOString(),
+      lastError: this.lastError,
+      waitingForDns: this.unanswered(),
+    };
+  }
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    for (const cancel of this.watches.values()) cancel();
+    this.watches.clear();
+  }
+
+  private unanswered(): string[] {
+    return [...this.watches.keys()].filter((k) => !this.answers.has(k));
+  }
+
+  private publish(): void {
+    const facts = this.facts;
+    if (!facts) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const wait = this.opts.firstAnswerWaitMs ?? 3000;
+    const pending = this.unanswered();
+    if (pending.length > 0) {
+      const oldest = Math.min(...pending.map((k) => this.firstSeen.get(k) ?? Date.now()));
+      const left = oldest + wait - Date.now();
+      if (left > 0) {
+        this.retryTimer = setTimeout(() => this.publish(), left);
+        this.retryTimer.unref();
+        return;
+      }
+      this.opts.logger.warn({ targets: pending }, 'no DNS answer yet; publishing without endpoints for these names');
+    }
+    const started = performance.now();
+    try {
+      const snapshot = buildSnapshot({ ...facts, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
+      this.opts.cache.setSnapshot(snapshot);
+      this.lastSuccessAt = Date.now();
+      this.resolveFirstPublish();
+    } catch (err) {
+      const stage = err instanceof SnapshotBuildError ? err.stage : err instanceof SnapshotInconsistentError ? 'consistency' : 'translate';
+      const problems = err instanceof SnapshotBuildError || err instanceof SnapshotInconsistentError ? err.problems : [];
+      const message = err instanceof Error ? err.message : String(err);
+      this.buildFailures.inc({ stage });
+      this.lastError = { stage, message, problems, at: new Date().toISOString() };
+      if (err instanceof SnapshotBuildError) this.opts.logger.error({ stage, problems }, message);
+    } finally {
+      this.buildSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+}

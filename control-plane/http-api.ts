@@ -1,0 +1,41 @@
+// The control plane's HTTP API under /control-plane/: who is connected and what they applied,
+// what is being served, and why the last change was (not) published.
+
+import type { FastifyInstance } from 'fastify';
+import type { ConfigStatus } from './config-watcher.js';
+import type { BuildStatus } from './control-plane.js';
+import type { DnsTargetStatus } from './dns/dns-watcher.js';
+import type { NodeRegistry } from './xds/node-registry.js';
+import type { SnapshotCache } from './xds/snapshot-cache.js';
+import { shortType } from './xds/snapshot.js';
+import { TYPE_ORDER } from './xds/resource.js';
+
+export interface ControlPlaneApiDeps {
+  readonly nodes: NodeRegistry;
+  readonly cache: SnapshotCache;
+  build(): BuildStatus;
+  dns(): readonly DnsTargetStatus[];
+  config(): ConfigStatus | undefined;
+}
+
+export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlaneApiDeps): void {
+  app.get('/control-plane/api/v1/nodes', async () => deps.nodes.toJSON());
+
+  app.get('/control-plane/api/v1/snapshot', async (_req, reply) => {
+    const snapshot = deps.cache.getSnapshot();
+    if (!snapshot) return reply.code(503).send({ error: 'no snapshot published yet' });
+    return {
+      versions: Object.fromEntries(TYPE_ORDER.map((t) => [shortType(t), snapshot.version(t)])),
+      resources: Object.fromEntries(
+        TYPE_ORDER.map((t) => [shortType(t), [...snapshot.resources(t).values()].map((r) => ({ name: r.name, resource: r.view }))]),
+      ),
+    };
+  });
+
+  app.get('/control-plane/api/v1/status', async () => ({
+    snapshot: deps.cache.status(),
+    build: deps.build(),
+    config: deps.config() ?? null,
+    dns: deps.dns(),
+  }));
+}
