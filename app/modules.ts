@@ -1,89 +1,107 @@
 // The module table: which services run for each -target, in dependency order (Mimir's modules.go).
+//   control-plane: xDS server + config/DNS watchers + /control-plane/ API
+//   gateway:       the HTTP gateway, fed by xDS; with only -config.file it embeds a control plane
+//                  on loopback and talks to it exactly as a remote gateway would
+//   all:           both, with the control plane also serving other gateways
 
-import { createHash } from 'node:crypto';
+import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { configYaml } from './config-dump.js';
-import { num, rootSchema, str, sub, type LoadedConfig, type Target } from './config.js';
+import { num, rootSchema, str, type LoadedConfig, type Target } from './config.js';
+import { ControlPlaneModule } from './control-plane-module.js';
+import { GatewayModule } from './gateway-module.js';
 import { Service, ServiceManager } from './services.js';
-import { routeTable } from '../control-plane/routes.js';
+import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { registerAdminRoutes } from '../data-plane/admin-routes.js';
-import { effectiveBackends } from '../data-plane/gateway-config.js';
-import { GatewayServer } from '../data-plane/gateway-server.js';
-import { GatewayMetrics } from '../data-plane/metrics.js';
-import { buildState } from '../data-plane/state-builder.js';
-import { createUpstreamFactory } from './upstreams.js';
-import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
-import { HttpGrpcMetrics } from '../data-plane/httpgrpc/index.js';
 
 export interface Modules {
   start(): Promise<void>;
   stop(): Promise<void>;
   addresses(): Record<string, string>;
   readonly registry: Registry;
-  readonly gateway: GatewayServer | undefined;
+  readonly gateway: GatewayModule | undefined;
+  readonly controlPlane: ControlPlaneModule | undefined;
 }
 
-export function buildModules(cfg: LoadedConfig, logger: Logger): Modules {
+export interface ModuleOptions {
+  /** Test hook: alter the control plane's translated resources before validation. */
+  readonly transform?: ResourceTransform;
+}
+
+export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOptions = {}): Modules {
   const target = str(cfg.tree, 'target') as Target;
   const registry = new Registry();
   const services: Service[] = [];
   const addresses: Record<string, string> = {};
-  let gateway: GatewayServer | undefined;
+  const xdsServers = str(cfg.tree, 'gateway.xds.server_address').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const embedded = target === 'gateway' && xdsServers.length === 0;
 
-  if (target === 'gateway' || target === 'all') {
-    const metrics = new GatewayMetrics(registry);
-    const dns = new DnsWatcher({ lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'), logger, registry });
-    const upstreams = createUpstreamFactory({
-      maxMessageBytes: num(cfg.tree, 'gateway.grpc_max_message_bytes'),
+  let cp: ControlPlaneModule | undefined;
+  if (target === 'control-plane' || target === 'all' || embedded) {
+    const host = str(cfg.tree, 'server.grpc_listen_address');
+    cp = new ControlPlaneModule({
+      cfg,
       logger,
-      httpgrpcMetrics: new HttpGrpcMetrics(registry),
-      endpoints: dns,
-    });
-    services.push(new Service('dns-watcher', { stopping: async () => dns.close() }));
-    gateway = new GatewayServer(
-      {
-        listenAddress: str(cfg.tree, 'server.http_listen_address'),
-        listenPort: num(cfg.tree, 'server.http_listen_port'),
-        maxBodyBytes: num(cfg.tree, 'server.http_max_request_body_bytes'),
-        idleTimeoutMs: num(cfg.tree, 'server.http_idle_timeout'),
-        gracefulShutdownMs: num(cfg.tree, 'server.graceful_shutdown_timeout'),
-      },
-      { logger, metrics, notReadyReason: () => 'the gateway has not loaded its configuration yet' },
-    );
-    const gw = gateway;
-    const manager = (): ServiceManager => managerRef;
-    registerAdminRoutes(gw.app, {
       registry,
-      notReady: () => (!manager().isReady() ? 'starting' : !gw.listening ? 'shutting down' : gw.current ? undefined : 'no configuration'),
-      configYaml: () => configYaml(rootSchema, cfg.tree),
-      state: () => gw.current,
+      grpcAddress: embedded ? '127.0.0.1:0' : `${host === '' ? '0.0.0.0' : host.includes(':') ? `[${host}]` : host}:${num(cfg.tree, 'server.grpc_listen_port')}`,
+      lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'),
+      listenerPort: num(cfg.tree, 'server.http_listen_port'),
+      transform: opts.transform,
     });
+    services.push(...cp.services());
+  }
+  const controlPlane = cp;
+
+  let gateway: GatewayModule | undefined;
+  const manager = (): ServiceManager => managerRef;
+  if (target === 'gateway' || target === 'all') {
+    const gw = new GatewayModule({
+      cfg,
+      logger,
+      registry,
+      servers: () => (xdsServers.length > 0 ? xdsServers : controlPlane ? [controlPlane.address] : []),
+      waitForFirstConfig: controlPlane !== undefined,
+    });
+    gateway = gw;
+    const server = gw.server;
+    registerAdminRoutes(server.app, {
+      registry,
+      notReady: () =>
+        !manager().isReady() ? 'starting' : !server.listening ? 'shutting down' : server.current ? undefined : 'no configuration from the control plane yet',
+      configYaml: () => configYaml(rootSchema, cfg.tree),
+      state: () => server.current,
+      xds: () => gw.xdsStatus(),
+    });
+    controlPlane?.registerApi(server.app);
+    services.push(gw.service());
+    services.push(new Service('http-address', { starting: async () => void (addresses['http'] = server.address()) }));
+  } else if (controlPlane) {
+    // -target=control-plane: its own small HTTP server for the API, /ready and /metrics.
+    const app = Fastify({ logger: false });
+    app.get('/ready', async (_req, reply) =>
+      manager().isReady() ? reply.type('text/plain').send('ready\n') : reply.code(503).type('text/plain').send('not ready: starting\n'),
+    );
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.get('/config', async (_req, reply) => reply.type('text/yaml; charset=utf-8').send(configYaml(rootSchema, cfg.tree)));
+    controlPlane.registerApi(app);
     services.push(
-      new Service('gateway', {
+      new Service('http-server', {
         starting: async () => {
-          const backends = effectiveBackends(sub(cfg.tree, 'gateway'));
-          const routes = routeTable({
-            prometheus: str(cfg.tree, 'api.prometheus_http_prefix'),
-            alertmanager: str(cfg.tree, 'api.alertmanager_http_prefix'),
-          });
-          const version = createHash('sha256').update(JSON.stringify({ backends, routes })).digest('hex').slice(0, 16);
-          gw.apply(buildState(version, backends, routes, undefined, upstreams));
-          const addr = await gw.listen();
-          addresses['http'] = `${addr.address}:${addr.port}`;
+          const host = str(cfg.tree, 'server.http_listen_address');
+          addresses['http'] = await app.listen({ host: host === '' ? '::' : host, port: num(cfg.tree, 'server.http_listen_port') });
         },
-        stopping: () => gw.close(),
+        stopping: () => app.close(),
       }),
     );
   }
-  if (target === 'control-plane') {
-    throw new Error('-target=control-plane is not available yet');
-  }
+  if (controlPlane) services.push(new Service('xds-address', { starting: async () => void (addresses['grpc'] = controlPlane.address) }));
 
   const managerRef = new ServiceManager(services);
   return {
     registry,
     gateway,
+    controlPlane,
     start: () => managerRef.startAll(),
     stop: () => managerRef.stopAll(),
     addresses: () => addresses,

@@ -1,20 +1,18 @@
 // Chooses the proxy for each backend: HTTP for http(s)://, httpgrpc for dns://. httpgrpc endpoint
-// sets come from an EndpointSource (the control plane's DNS watcher, or xDS), never from the data plane.
+// sets are pushed in (from xDS ClusterLoadAssignments); the data plane never resolves DNS itself.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Backend, Endpoint } from '../control-plane/model.js';
-import type { EndpointSource } from '../control-plane/dns/dns-watcher.js';
 import { HttpUpstream } from '../data-plane/http-upstream.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream } from '../data-plane/httpgrpc/index.js';
-import type { UpstreamFactory } from '../data-plane/state-builder.js';
+import type { UpstreamFactory } from '../data-plane/xds-apply.js';
 import type { Upstream, UpstreamContext } from '../data-plane/upstream.js';
 
 /** An httpgrpc upstream as the gateway sees it; endpoints are pushed in by whoever owns them. */
 export class HttpGrpcBackend implements Upstream {
   readonly kind = 'httpgrpc';
   private readonly inner: HttpGrpcUpstream;
-  private detach: (() => void) | undefined;
 
   constructor(
     readonly backend: Backend,
@@ -35,12 +33,6 @@ export class HttpGrpcBackend implements Upstream {
     this.inner.setEndpoints(endpoints);
   }
 
-  /** Keeps the endpoint set following `source` until close(). */
-  follow(source: EndpointSource): void {
-    if (this.backend.target.kind !== 'dns') return;
-    this.detach = source.watch(this.backend.target, (eps) => this.inner.setEndpoints(eps));
-  }
-
   endpoints(): ReturnType<HttpGrpcUpstream['endpoints']> {
     return this.inner.endpoints();
   }
@@ -50,7 +42,6 @@ export class HttpGrpcBackend implements Upstream {
   }
 
   close(): Promise<void> {
-    this.detach?.();
     return this.inner.close();
   }
 }
@@ -59,15 +50,16 @@ export interface UpstreamFactoryDeps {
   readonly maxMessageBytes: number;
   readonly logger: Logger;
   readonly httpgrpcMetrics: HttpGrpcMetrics;
-  /** Where httpgrpc endpoint sets come from when they are not pushed by xDS. */
-  readonly endpoints?: EndpointSource;
 }
 
 export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactory {
-  return (backend: Backend): Upstream => {
-    if (backend.target.kind === 'http') return new HttpUpstream(backend);
-    const u = new HttpGrpcBackend(backend, { maxMessageBytes: deps.maxMessageBytes, logger: deps.logger, metrics: deps.httpgrpcMetrics });
-    if (deps.endpoints) u.follow(deps.endpoints);
-    return u;
+  return {
+    create: (backend: Backend): Upstream =>
+      backend.target.kind === 'http'
+        ? new HttpUpstream(backend)
+        : new HttpGrpcBackend(backend, { maxMessageBytes: deps.maxMessageBytes, logger: deps.logger, metrics: deps.httpgrpcMetrics }),
+    setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[]): void => {
+      if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints);
+    },
   };
 }

@@ -10,6 +10,8 @@ export interface AdminDeps {
   notReady(): string | undefined;
   configYaml(): string;
   state(): GatewayState | undefined;
+  /** The xDS client's view: connection, versions ACKed and NACKed. */
+  xds(): unknown;
 }
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
@@ -26,17 +28,31 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
   app.get('/config', async (_req, reply) => reply.type('text/yaml; charset=utf-8').send(deps.configYaml()));
 
-  app.get('/gateway/api/v1/backends', async () => {
+  // What this gateway applied: versions, routes, upstreams and their endpoints, and its xDS stream.
+  app.get('/gateway/api/v1/config', async () => {
     const state = deps.state();
-    if (!state) return { version: null, backends: [] };
     return {
-      version: state.version,
-      backends: [...state.upstreams.values()].map((u) => ({
-        name: u.backend.name,
-        url: u.backend.url,
-        proxy: u.kind,
-        timeout_ms: u.backend.timeoutMs,
-      })),
+      applied: state
+        ? {
+            version: state.version,
+            routes: state.router.rules.map((r) => ({
+              name: r.label,
+              match: r.match,
+              path: r.path,
+              ...(r.cluster !== undefined ? { cluster: r.cluster } : {}),
+              ...(r.direct ? { direct_response: r.direct } : {}),
+            })),
+            upstreams: [...state.upstreams].map(([cluster, u]) => ({
+              cluster,
+              backend: u.backend.name,
+              url: u.backend.url,
+              proxy: u.kind,
+              timeout_ms: u.backend.timeoutMs,
+              ...(u.endpoints ? { endpoints: u.endpoints() } : {}),
+            })),
+          }
+        : null,
+      xds: deps.xds() ?? null,
     };
   });
 }

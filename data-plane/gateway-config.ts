@@ -1,5 +1,6 @@
 // The `gateway:` config block, shaped exactly like GEM's, and its flags (-gateway.proxy.<backend>.<field>).
 
+import { hostname } from 'node:os';
 import { BACKEND_NAMES, type Backend, type BackendName } from '../control-plane/model.js';
 import { field, section, type FieldValue, type Section, type ValueTree } from '../app/config-schema.js';
 import { parseBackendUrl } from './backend-url.js';
@@ -34,6 +35,13 @@ function backendSection(name: BackendName): Section {
 
 export const gatewaySchema: Section = section({
   proxy: section(Object.fromEntries(BACKEND_NAMES.map((n) => [n, backendSection(n)]))),
+  xds: section({
+    server_address: field('string', '', 'Control plane xDS server(s) to get config from, host:port[,host:port...]; empty: run the control plane in-process on -config.file.', {
+      flag: 'gateway.xds.server-address',
+    }),
+    node_id: field('string', `${hostname()}-${process.pid}`, 'xDS node id this gateway reports (default hostname-pid).', { flag: 'gateway.xds.node-id' }),
+    cluster: field('string', 'metrics-gateway', 'xDS node cluster this gateway reports (its fleet).', { flag: 'gateway.xds.cluster' }),
+  }),
   grpc_max_message_bytes: field(
     'bytes',
     100 * 1024 * 1024,

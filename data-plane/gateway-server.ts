@@ -7,11 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { BackendName } from '../control-plane/model.js';
 import { OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../control-plane/routes.js';
 import { retiredUpstreams, type GatewayState } from './gateway-state.js';
 import type { GatewayMetrics } from './metrics.js';
-import { sendError } from './respond.js';
+import { sendDirect, sendError } from './respond.js';
 import { routingPath } from './router.js';
 import type { UpstreamContext } from './upstream.js';
 
@@ -78,6 +77,12 @@ export class GatewayServer {
     return this.server.address() as AddressInfo;
   }
 
+  /** "host:port" the server listens on. */
+  address(): string {
+    const a = this.server.address() as AddressInfo | null;
+    return a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
+  }
+
   get listening(): boolean {
     return this.server.listening && !this.draining;
   }
@@ -117,10 +122,19 @@ export class GatewayServer {
       return;
     }
     const route = state.router.match(path);
-    const backend: BackendName = route?.backend ?? 'default';
+    if (!route) {
+      sendError(res, 'BACKEND_UNSET', unsetBackendMessage('default'));
+      return;
+    }
+    if (route.direct) {
+      sendDirect(res, route.direct.status, route.direct.body);
+      return;
+    }
+    const backend = route.cluster!;
     const upstream = state.upstreams.get(backend);
     if (!upstream) {
-      sendError(res, 'BACKEND_UNSET', unsetBackendMessage(backend));
+      // Never in a consistent state (the apply step checks every route's cluster exists).
+      sendError(res, 'BACKEND_UNSET', `no upstream for cluster "${backend}"`);
       return;
     }
     if (countHeader(req.rawHeaders, 'x-scope-orgid') > 1) {
@@ -139,7 +153,7 @@ export class GatewayServer {
     const gauge = this.deps.metrics.inflightFor(backend);
     gauge.inc();
     this.inflight++;
-    const label = route?.label ?? '/';
+    const label = route.label;
     res.once('close', () => {
       this.inflight--;
       gauge.dec();
@@ -150,7 +164,7 @@ export class GatewayServer {
 
   private readonly contexts = new Map<string, UpstreamContext>();
 
-  private contextFor(backend: BackendName): UpstreamContext {
+  private contextFor(backend: string): UpstreamContext {
     let ctx = this.contexts.get(backend);
     if (!ctx) {
       const { logger, metrics } = this.deps;

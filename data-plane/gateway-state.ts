@@ -1,15 +1,15 @@
 // Everything a request needs, built completely before it is used and then swapped in with one
 // assignment (grpc-js's picker habit): a request keeps the state it started with.
 
-import type { BackendName } from '../control-plane/model.js';
 import type { Router } from './router.js';
 import type { Upstream } from './upstream.js';
 
 export interface GatewayState {
-  /** Identifies what was applied (config hash or xDS versions). */
+  /** Identifies what was applied (the xDS versions). */
   readonly version: string;
   readonly router: Router;
-  readonly upstreams: ReadonlyMap<BackendName, Upstream>;
+  /** By cluster name (= backend name for our control plane). */
+  readonly upstreams: ReadonlyMap<string, Upstream>;
 }
 
 /** Upstreams of `prev` that `next` no longer uses: close them after their last request. */

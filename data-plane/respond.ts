@@ -17,3 +17,14 @@ export function sendError(res: ServerResponse, key: ErrorKey, message: string, e
   });
   res.end(body);
 }
+
+/** A fixed answer from the route table (xDS direct_response), e.g. 503 for an unset backend. */
+export function sendDirect(res: ServerResponse, status: number, body: string): void {
+  const text = body.endsWith('\n') || body === '' ? body : `${body}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...(status === 503 ? { 'x-gateway-error': ERRORS.BACKEND_UNSET.code } : {}),
+  });
+  res.end(text);
+}

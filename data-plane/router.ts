@@ -1,43 +1,43 @@
-// The route table compiled once per config: exact paths in a Map, prefixes longest first.
-// Routing uses the normalised path, so `..`, `%2e%2e` and `//` cannot reach another backend
-// than the clean path would (nginx does the same before matching locations).
+// The route table compiled once per applied config. xDS semantics: the first route that matches
+// wins (route.proto VirtualHost.routes); the control plane orders exact paths first, then prefixes
+// longest first. The leading run of exact routes is a Map lookup; the rest is a short scan.
+// Routing uses the normalised path, so `..`, `%2e%2e` and `//` cannot reach another backend than
+// the clean path would (nginx does the same before matching locations).
 
-import type { BackendName } from '../control-plane/model.js';
-
-export interface CompiledRoute {
-  readonly backend: BackendName;
-  /** Label for metrics: "=/api/v1/push" or "/prometheus". */
+export interface RouteAction {
+  /** Label for metrics: the route's name ("exact:/api/v1/push"). */
   readonly label: string;
+  /** Upstream to proxy to (the cluster name), or undefined with `direct` set. */
+  readonly cluster: string | undefined;
+  /** A fixed answer, e.g. 503 for a backend that has no url. */
+  readonly direct: { readonly status: number; readonly body: string } | undefined;
 }
 
-export type RouteInput = { readonly match: 'exact' | 'prefix'; readonly path: string; readonly backend: BackendName };
+export interface RouteInput extends RouteAction {
+  readonly match: 'exact' | 'prefix';
+  readonly path: string;
+}
 
 export class Router {
-  private readonly exact = new Map<string, CompiledRoute>();
-  private readonly prefixes: Array<{ prefix: string; route: CompiledRoute }>;
-  private readonly fallback: CompiledRoute | undefined;
+  private readonly exact = new Map<string, RouteAction>();
+  private readonly rest: ReadonlyArray<RouteInput>;
 
-  constructor(rules: readonly RouteInput[]) {
-    const prefixes: Array<{ prefix: string; route: CompiledRoute }> = [];
-    for (const r of rules) {
-      if (r.match === 'exact') {
-        if (!this.exact.has(r.path)) this.exact.set(r.path, { backend: r.backend, label: `=${r.path}` });
-      } else {
-        prefixes.push({ prefix: r.path, route: { backend: r.backend, label: r.path } });
-      }
+  constructor(readonly rules: readonly RouteInput[]) {
+    let i = 0;
+    for (; i < rules.length && rules[i]!.match === 'exact'; i++) {
+      if (!this.exact.has(rules[i]!.path)) this.exact.set(rules[i]!.path, rules[i]!);
     }
-    // Longest prefix first; a stable sort keeps table order among equal lengths.
-    prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
-    this.prefixes = prefixes;
-    this.fallback = prefixes.find((p) => p.prefix === '/' || p.prefix === '')?.route;
+    this.rest = rules.slice(i);
   }
 
-  /** `path` must already be normalised (see normalisePath). */
-  match(path: string): CompiledRoute | undefined {
+  /** `path` must already be normalised (see routingPath). */
+  match(path: string): RouteAction | undefined {
     const e = this.exact.get(path);
     if (e) return e;
-    for (const p of this.prefixes) if (path.startsWith(p.prefix)) return p.route;
-    return this.fallback;
+    for (const r of this.rest) {
+      if (r.match === 'exact' ? path === r.path : path.startsWith(r.path)) return r;
+    }
+    return undefined;
   }
 }
 

@@ -13,6 +13,8 @@ export interface Upstream {
   readonly kind: 'http' | 'httpgrpc';
   readonly backend: Backend;
   handle(req: IncomingMessage, res: ServerResponse, ctx: UpstreamContext): void;
+  /** Per-endpoint state, for upstreams that balance over endpoints. */
+  endpoints?(): readonly unknown[];
   /** Stops new use; resolves when in-flight requests are done and connections are closed. */
   close(): Promise<void>;
 }

@@ -229,7 +229,7 @@ describe('upstream failures', () => {
     const res = await request(`${gw.url}/metrics`);
     const text = await res.body.text();
     expect(text).toMatch(/metrics_gateway_upstream_errors_total\{backend="distributor",reason="refused"\} [1-9]/);
-    expect(text).toMatch(/metrics_gateway_request_duration_seconds_count\{backend="distributor",route="=\/api\/v1\/push",method="POST",status_code="502"\} [1-9]/);
+    expect(text).toMatch(/metrics_gateway_request_duration_seconds_count\{backend="distributor",route="exact:\/api\/v1\/push",method="POST",status_code="502"\} [1-9]/);
     expect(text).toContain('process_resident_memory_bytes');
   });
 });

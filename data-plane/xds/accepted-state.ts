@@ -80,7 +80,9 @@ export class AcceptedStore {
     for (const [name, r] of resources) {
       const old = known.get(name);
       if (!old || !old.equals(r.bytes)) {
-        nextBytes.set(name, r.bytes);
+        // A copy: the received bytes are a view into the whole response message, which would
+        // otherwise stay in memory for as long as any one of its resources is kept.
+        nextBytes.set(name, Buffer.from(r.bytes));
         changed = true;
       }
     }

@@ -109,6 +109,7 @@ export class XdsClient {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.backoff.reset();
     this.connect();
   }
 

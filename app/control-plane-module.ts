@@ -1,0 +1,119 @@
+// The control-plane half of the binary: config file + DNS → snapshots → ADS over gRPC, plus its
+// HTTP API. Used by -target=control-plane and -target=all, and in-process by a gateway that is given
+// only -config.file (it then talks to this over loopback gRPC exactly as a remote gateway would).
+
+import * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { reloadConfig, str, sub, type LoadedConfig } from './config.js';
+import type { ValueTree } from './config-schema.js';
+import { Service } from './services.js';
+import { ConfigWatcher, contentHash } from '../control-plane/config-watcher.js';
+import { ControlPlane, type ConfigFacts } from '../control-plane/control-plane.js';
+import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
+import { registerControlPlaneApi } from '../control-plane/http-api.js';
+import { routeTable } from '../control-plane/routes.js';
+import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
+import { AdsServer } from '../control-plane/xds/ads-server.js';
+import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
+import { effectiveBackends } from '../data-plane/gateway-config.js';
+
+/** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
+export const GATEWAY_LISTENER = 'metrics-gateway';
+
+export function configFacts(tree: ValueTree): ConfigFacts {
+  return {
+    backends: effectiveBackends(sub(tree, 'gateway')),
+    routes: routeTable({ prometheus: str(tree, 'api.prometheus_http_prefix'), alertmanager: str(tree, 'api.alertmanager_http_prefix') }),
+  };
+}
+
+export interface ControlPlaneModuleOptions {
+  readonly cfg: LoadedConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** host:port the xDS gRPC server binds ("127.0.0.1:0" when embedded). */
+  readonly grpcAddress: string;
+  readonly lookupPeriodMs: number;
+  readonly listenerPort: number;
+  readonly transform?: ResourceTransform;
+}
+
+export class ControlPlaneModule {
+  readonly cache: SnapshotCache;
+  readonly ads: AdsServer;
+  readonly dns: DnsWatcher;
+  readonly controlPlane: ControlPlane;
+  private readonly grpcServer = new grpc.Server();
+  private configWatcher: ConfigWatcher<ValueTree> | undefined;
+  /** Bound xDS address, known once started. */
+  address = '';
+
+  constructor(private readonly opts: ControlPlaneModuleOptions) {
+    const logger = opts.logger.child({ component: 'control-plane' });
+    this.cache = new SnapshotCache({ logger, metricsRegistry: opts.registry });
+    this.ads = new AdsServer({ cache: this.cache, logger, metricsRegistry: opts.registry });
+    this.ads.addTo(this.grpcServer);
+    this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
+    this.controlPlane = new ControlPlane({
+      listener: { name: GATEWAY_LISTENER, address: '0.0.0.0', port: opts.listenerPort },
+      cache: this.cache,
+      endpoints: this.dns,
+      logger,
+      registry: opts.registry,
+      transform: opts.transform,
+    });
+  }
+
+  registerApi(app: FastifyInstance): void {
+    registerControlPlaneApi(app, {
+      nodes: this.ads.nodes,
+      cache: this.cache,
+      build: () => this.controlPlane.status(),
+      dns: () => this.dns.snapshot(),
+      config: () => this.configWatcher?.status(),
+    });
+  }
+
+  services(): Service[] {
+    const { cfg, logger, registry } = this.opts;
+    return [
+      new Service('control-plane', {
+        starting: async () => {
+          this.controlPlane.setConfig(configFacts(cfg.tree));
+          if (cfg.file !== '') {
+            this.configWatcher = new ConfigWatcher<ValueTree>({
+              file: cfg.file,
+              load: () => reloadConfig(cfg),
+              onConfig: (tree) => this.controlPlane.setConfig(configFacts(tree)),
+              logger: logger.child({ component: 'config-watcher' }),
+              registry,
+            });
+            this.configWatcher.start(contentHash(cfg.file));
+          }
+          // Serve only once the first snapshot (with DNS answers, bounded wait) is in the cache.
+          await this.controlPlane.published();
+        },
+        stopping: async () => {
+          this.configWatcher?.stop();
+          this.controlPlane.stop();
+          this.dns.close();
+        },
+      }),
+      new Service('xds-server', {
+        starting: async () => {
+          const port = await new Promise<number>((resolve, reject) =>
+            this.grpcServer.bindAsync(this.opts.grpcAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+          );
+          const host = this.opts.grpcAddress.slice(0, this.opts.grpcAddress.lastIndexOf(':'));
+          this.address = `${host === '' || host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+        },
+        stopping: async () => {
+          this.ads.closeStreams();
+          await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+        },
+      }),
+    ];
+  }
+}

@@ -1,0 +1,174 @@
+// Accepted xDS resources → a complete GatewayState. Builds everything first (router, upstreams,
+// endpoint sets) and reports what is missing instead of building half a state; the caller swaps
+// the result in with one assignment. Upstreams whose settings did not change are reused, so their
+// pools and HTTP/2 connections stay; an httpgrpc upstream gets its new endpoint set in place.
+
+import { isDeepStrictEqual } from 'node:util';
+import { BACKEND_NAMES, type Backend, type BackendName, type Endpoint } from '../control-plane/model.js';
+import { GATEWAY_METADATA_KEY } from '../control-plane/translate.js';
+import { TYPE_URL, type TypeUrl } from '../control-plane/xds/resource.js';
+import { parseBackendUrl } from './backend-url.js';
+import type { GatewayState } from './gateway-state.js';
+import { Router, type RouteInput } from './router.js';
+import type { Upstream } from './upstream.js';
+import type { AcceptedResources } from './xds/accepted-state.js';
+import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssignment, type DecodedRoute, type DecodedRouteConfiguration, type DecodedStruct } from './xds/decoded.js';
+
+export interface UpstreamFactory {
+  create(backend: Backend): Upstream;
+  /** Called for httpgrpc upstreams with each new endpoint set. */
+  setEndpoints(upstream: Upstream, endpoints: readonly Endpoint[]): void;
+}
+
+export type BuildResult = { readonly state: GatewayState } | { readonly waiting: string };
+
+export function buildGatewayState(
+  accepted: AcceptedResources,
+  listenerName: string,
+  prev: GatewayState | undefined,
+  factory: UpstreamFactory,
+): BuildResult {
+  const listener = accepted.listeners.get(listenerName);
+  if (!listener) return { waiting: `listener "${listenerName}"` };
+  const rdsName = rdsNamesOf(listener)[0];
+  if (rdsName === undefined) return { waiting: `a route configuration name in listener "${listenerName}"` };
+  const rc = accepted.routes.get(rdsName);
+  if (!rc) return { waiting: `route configuration "${rdsName}"` };
+  const rules = routeRules(rc);
+  const upstreams = new Map<string, Upstream>();
+  for (const r of rules) {
+    if (r.cluster === undefined || upstreams.has(r.cluster)) continue;
+    const cluster = accepted.clusters.get(r.cluster);
+    if (!cluster) return { waiting: `cluster "${r.cluster}"` };
+    const backend = backendOf(cluster);
+    if (typeof backend === 'string') return { waiting: backend };
+    let endpoints: Endpoint[] | undefined;
+    if (backend.target.kind === 'dns') {
+      const eds = edsNameOf(cluster) ?? cluster.name;
+      const cla = accepted.endpoints.get(eds);
+      if (!cla) return { waiting: `endpoints "${eds}"` };
+      endpoints = endpointsOf(cla);
+    }
+    const old = prev?.upstreams.get(r.cluster);
+    const upstream = old && isDeepStrictEqual(old.backend, backend) ? old : factory.create(backend);
+    if (endpoints) factory.setEndpoints(upstream, endpoints);
+    upstreams.set(r.cluster, upstream);
+  }
+  const v = accepted.versions;
+  const version = [v[TYPE_URL.cluster], v[TYPE_URL.endpoint], v[TYPE_URL.listener], v[TYPE_URL.route]].join('/');
+  return { state: { version, router: new Router(rules), upstreams } };
+}
+
+/**
+ * Semantic checks beyond the protoc-gen-validate rules, run before a response is ACKed: what the
+ * gateway could not serve is NACKed with a reason, and the last good config stays.
+ */
+export function checkResources(typeUrl: TypeUrl, resources: ReadonlyMap<string, unknown>, accepted: AcceptedResources): string[] {
+  const problems: string[] = [];
+  if (typeUrl === TYPE_URL.cluster) {
+    for (const c of resources.values() as Iterable<DecodedCluster>) {
+      const b = backendOf(c);
+      if (typeof b === 'string') problems.push(`Cluster "${c.name}": ${b}`);
+    }
+  } else if (typeUrl === TYPE_URL.route) {
+    for (const rc of resources.values() as Iterable<DecodedRouteConfiguration>) {
+      for (const [i, r] of routesOf(rc).entries()) {
+        const where = `RouteConfiguration "${rc.name}": route ${JSON.stringify(r.name ?? String(i))}`;
+        if (r.match?.prefix === undefined && r.match?.path === undefined) problems.push(`${where}: only prefix and path matches are supported`);
+        const cluster = r.route?.cluster;
+        if (cluster !== undefined && !accepted.clusters.has(cluster)) problems.push(`${where}: names cluster "${cluster}", which is not known`);
+        if (cluster === undefined && !r.direct_response) problems.push(`${where}: needs route.cluster or direct_response`);
+      }
+    }
+  }
+  return problems;
+}
+
+function routesOf(rc: DecodedRouteConfiguration): readonly DecodedRoute[] {
+  const vhosts = rc.virtual_hosts ?? [];
+  // The gateway answers any Host: the catch-all virtual host, else the first.
+  const vh = vhosts.find((v) => v.domains?.includes('*')) ?? vhosts[0];
+  return vh?.routes ?? [];
+}
+
+function routeRules(rc: DecodedRouteConfiguration): RouteInput[] {
+  const out: RouteInput[] = [];
+  for (const [i, r] of routesOf(rc).entries()) {
+    const exact = r.match?.path;
+    const prefix = r.match?.prefix;
+    if (exact === undefined && prefix === undefined) continue;
+    const label = r.name ?? `route-${i}`;
+    const direct = r.direct_response ? { status: r.direct_response.status ?? 503, body: r.direct_response.body?.inline_string ?? '' } : undefined;
+    out.push({
+      match: exact !== undefined ? 'exact' : 'prefix',
+      path: exact ?? prefix ?? '',
+      label,
+      cluster: direct ? undefined : r.route?.cluster,
+      direct,
+    });
+  }
+  return out;
+}
+
+function endpointsOf(cla: DecodedClusterLoadAssignment): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const locality of cla.endpoints ?? []) {
+    for (const lb of locality.lb_endpoints ?? []) {
+      if (lb.health_status === 'UNHEALTHY' || lb.health_status === 'DRAINING') continue;
+      const sa = lb.endpoint?.address?.socket_address;
+      if (sa?.address && sa.port_value) out.push({ address: sa.address, port: sa.port_value });
+    }
+  }
+  return out;
+}
+
+type Meta = Readonly<Record<string, string | number | boolean>>;
+
+function metadataOf(cluster: DecodedCluster): Meta | undefined {
+  const s: DecodedStruct | undefined = cluster.metadata?.filter_metadata?.[GATEWAY_METADATA_KEY];
+  if (!s?.fields) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(s.fields)) {
+    const value = v.stringValue ?? v.numberValue ?? v.boolValue;
+    if (value !== undefined) out[k] = value;
+  }
+  return out;
+}
+
+/** The backend a cluster describes, or why it cannot be served. */
+function backendOf(cluster: DecodedCluster): Backend | string {
+  const m = metadataOf(cluster);
+  const name = (BACKEND_NAMES as readonly string[]).includes(String(m?.['backend'])) ? (m!['backend'] as BackendName) : 'default';
+  let url = typeof m?.['url'] === 'string' ? m['url'] : '';
+  if (url === '') {
+    // A cluster from another control plane: plain HTTP to its single static address.
+    const sa = cluster.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
+    if (!sa?.address || !sa.port_value) return `no "${GATEWAY_METADATA_KEY}" metadata url and no static address to proxy to`;
+    url = `http://${sa.address.includes(':') ? `[${sa.address}]` : sa.address}:${sa.port_value}`;
+  }
+  const parsed = parseBackendUrl(url);
+  if ('problem' in parsed) return `metadata url: ${parsed.problem}`;
+  const proxy = m?.['proxy'] ?? (parsed.target.kind === 'dns' ? 'httpgrpc' : 'http');
+  if (proxy !== 'http' && proxy !== 'httpgrpc') return `metadata proxy ${JSON.stringify(proxy)} is neither "http" nor "httpgrpc"`;
+  if ((proxy === 'httpgrpc') !== (parsed.target.kind === 'dns')) return `metadata proxy "${proxy}" does not fit url ${JSON.stringify(url)}`;
+  if (proxy === 'httpgrpc' && cluster.type !== 'EDS') return 'an httpgrpc cluster must be of type EDS';
+  const num = (k: string, d: number): number => (typeof m?.[k] === 'number' ? (m[k] as number) : d);
+  const str = (k: string): string => (typeof m?.[k] === 'string' ? (m[k] as string) : '');
+  const bool = (k: string, d: boolean): boolean => (typeof m?.[k] === 'boolean' ? (m[k] as boolean) : d);
+  const scheme = parsed.target.kind === 'http' ? parsed.target.scheme : undefined;
+  return {
+    name,
+    url,
+    target: parsed.target,
+    enableKeepalive: bool('enable_keepalive', true),
+    timeoutMs: num('timeout_ms', 300_000),
+    tls: {
+      enabled: bool('tls_enabled', scheme === 'https'),
+      caPath: str('tls_ca_path'),
+      certPath: str('tls_cert_path'),
+      keyPath: str('tls_key_path'),
+      serverName: str('tls_server_name'),
+      insecureSkipVerify: bool('tls_insecure_skip_verify', false),
+    },
+  };
+}
