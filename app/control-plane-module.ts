@@ -110,8 +110,10 @@ export class ControlPlaneModule {
           this.address = `${host === '' || host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
         },
         stopping: async () => {
+          // ADS streams never end on their own, so a graceful tryShutdown would wait forever:
+          // end them now; xDS clients see UNAVAILABLE, keep their last good config and reconnect.
+          this.grpcServer.forceShutdown();
           this.ads.closeStreams();
-          await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
         },
       }),
     ];

@@ -6,7 +6,7 @@ import { eventually, metricValue } from './support/ads-client.js';
 import { endpointMap, endpoints, partialInput, realisticInput, DISTRIBUTOR_URL, backendsFrom } from './support/fixtures.js';
 import {
   newClient, requestsOf, snapshot, startControlPlane, translated, withEdited, type ClientUnderTest, type ControlPlane,
-} from './xds-client-harness.js';
+} from './support/xds-client-harness.js';
 
 // The gateway's ADS client against the real control plane (SnapshotCache + AdsServer) on
 // loopback, with the resources translate.ts produces (envoy xds_protocol.rst rules).

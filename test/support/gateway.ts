@@ -1,20 +1,53 @@
-// Starts the gateway in-process exactly as the CLI does (flags → config → modules), on port 0.
+// Starts the process in-process exactly as the CLI does (flags → config → modules), HTTP on port 0.
 
 import { pino } from 'pino';
+import { request } from 'undici';
 import { loadConfig } from '../../app/config.js';
-import { buildModules, type Modules } from '../../app/modules.js';
+import { buildModules, type ModuleOptions, type Modules } from '../../app/modules.js';
 
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** host:port of the xDS server, for -target=control-plane/all. */
+  readonly grpc: string;
   readonly modules: Modules;
   stop(): Promise<void>;
 }
 
-export async function startGateway(args: string[]): Promise<RunningGateway> {
-  const cfg = loadConfig(['-server.http-listen-address=127.0.0.1', '-server.http-listen-port=0', '-server.graceful-shutdown-timeout=2s', ...args]);
-  const modules = buildModules(cfg, pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }));
+export async function startGateway(args: string[], opts: ModuleOptions = {}): Promise<RunningGateway> {
+  const cfg = loadConfig([
+    '-server.http-listen-address=127.0.0.1',
+    '-server.http-listen-port=0',
+    '-server.grpc-listen-address=127.0.0.1',
+    '-server.grpc-listen-port=0',
+    '-server.graceful-shutdown-timeout=2s',
+    ...args,
+  ]);
+  const modules = buildModules(cfg, pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), opts);
   await modules.start();
   const port = Number(modules.addresses()['http']!.split(':').pop());
-  return { url: `http://127.0.0.1:${port}`, port, modules, stop: () => modules.stop() };
+  return { url: `http://127.0.0.1:${port}`, port, grpc: modules.addresses()['grpc'] ?? '', modules, stop: () => modules.stop() };
+}
+
+/** The version the gateway has applied ('' before any), from its own API. */
+export async function appliedVersion(gatewayUrl: string): Promise<string> {
+  const res = await request(`${gatewayUrl}/gateway/api/v1/config`);
+  const body = (await res.body.json()) as { applied: { version: string } | null };
+  return body.applied?.version ?? '';
+}
+
+/** Polls until `fn` returns a truthy value or the deadline passes; returns the value. */
+export async function eventually<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }

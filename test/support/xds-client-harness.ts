@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { translate, type TranslateInput } from '../control-plane/translate.js';
-import { AdsServer } from '../control-plane/xds/ads-server.js';
-import type { DiscoveryRequestMessage } from '../control-plane/xds/ads-service.js';
-import { encodeResource, decodeResource, type PlainMessage } from '../control-plane/xds/protos.js';
-import { TYPE_ORDER, type TypeUrl, type XdsResource } from '../control-plane/xds/resource.js';
-import { Snapshot } from '../control-plane/xds/snapshot.js';
-import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
-import { XdsClient, type AcceptedResources, type XdsClientOptions } from '../data-plane/xds/ads-client.js';
-import { realisticInput } from './support/fixtures.js';
+import { translate, type TranslateInput } from '../../control-plane/translate.js';
+import { AdsServer } from '../../control-plane/xds/ads-server.js';
+import type { DiscoveryRequestMessage } from '../../control-plane/xds/ads-service.js';
+import { encodeResource, decodeResource, type PlainMessage } from '../../control-plane/xds/protos.js';
+import { TYPE_ORDER, type TypeUrl, type XdsResource } from '../../control-plane/xds/resource.js';
+import { Snapshot } from '../../control-plane/xds/snapshot.js';
+import { SnapshotCache } from '../../control-plane/xds/snapshot-cache.js';
+import { XdsClient, type AcceptedResources, type XdsClientOptions } from '../../data-plane/xds/ads-client.js';
+import { realisticInput } from './fixtures.js';
 
 // A real control plane (SnapshotCache + AdsServer) on loopback that also records every request
 // it receives, and an XdsClient pointed at it, for the data-plane ADS client tests.

@@ -1,0 +1,155 @@
+// Demo distributors (examples/local/demo-distributor.ts: they decode remote-write and record every
+// (series, timestamp)) on 127.0.0.2, .3, ... sharing one port, behind a real DNS server, as a headless
+// Kubernetes Service presents them. Each host can be restarted gracefully, killed and brought back, or
+// added; what every instance ever received is kept, so a test can count what reached the cluster.
+
+import { DemoDistributor } from '../../examples/local/demo-distributor.js';
+import { DnsServer } from '../../examples/local/dns-server.js';
+
+export const CLUSTER_DNS_NAME = 'distributor.test';
+
+export interface Received {
+  /** Distinct (series, timestamp) pairs over every instance. */
+  readonly unique: number;
+  /** Pairs including duplicates (a batch delivered twice counts twice). */
+  readonly total: number;
+  /** Distinct series. */
+  readonly series: number;
+  /** Pairs received per host (every instance on that host), duplicates included. */
+  readonly byHost: ReadonlyMap<string, number>;
+  /** Requests per tenant over every instance. */
+  readonly tenants: ReadonlyMap<string, number>;
+}
+
+export class DemoCluster {
+  /** Every instance ever started, by host, oldest first; the last one may be running. */
+  private readonly instances = new Map<string, DemoDistributor[]>();
+  private readonly running = new Map<string, DemoDistributor>();
+  private readonly published = new Set<string>();
+
+  private constructor(
+    readonly dns: DnsServer,
+    readonly port: number,
+    private readonly ttl: number,
+  ) {}
+
+  /** Starts a distributor on each host (one shared port) and publishes their A records. */
+  static async start(hosts: readonly string[], ttl = 1): Promise<DemoCluster> {
+    const dns = await DnsServer.start({ host: '127.0.0.1', port: 0 });
+    // The first distributor picks a free port; the others reuse it on their own address. A clash with
+    // an unrelated listener on another address is possible but rare: retry with a fresh port.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const first = await DemoDistributor.start({ host: hosts[0]!, port: 0 });
+      const cluster = new DemoCluster(dns, first.server.port, ttl);
+      cluster.track(hosts[0]!, first);
+      try {
+        for (const h of hosts.slice(1)) cluster.track(h, await DemoDistributor.start({ host: h, port: cluster.port }));
+      } catch {
+        for (const d of cluster.running.values()) d.kill();
+        continue;
+      }
+      for (const h of hosts) cluster.published.add(h);
+      cluster.publish();
+      return cluster;
+    }
+    await dns.close();
+    throw new Error(`could not bind distributors on ${hosts.join(', ')} with one port`);
+  }
+
+  /** dns://<dns server>/distributor.test:<port> */
+  get url(): string {
+    return `dns://${this.dns.authority}/${CLUSTER_DNS_NAME}:${this.port}`;
+  }
+
+  get hosts(): readonly string[] {
+    return [...this.published];
+  }
+
+  /** The distributor now running on `host`, if any. */
+  current(host: string): DemoDistributor | undefined {
+    return this.running.get(host);
+  }
+
+  /** Graceful restart: GOAWAY and drain in-flight calls, then a new instance on the same host:port. */
+  async restartGracefully(host: string): Promise<void> {
+    const d = this.running.get(host);
+    if (d === undefined) throw new Error(`no distributor runs on ${host}`);
+    this.running.delete(host);
+    await d.shutdown();
+    await this.startOn(host);
+  }
+
+  /** Hard stop (a crashed pod): every connection dropped, in-flight calls included. The DNS record stays. */
+  kill(host: string): void {
+    const d = this.running.get(host);
+    if (d === undefined) throw new Error(`no distributor runs on ${host}`);
+    this.running.delete(host);
+    d.kill();
+  }
+
+  /** Starts a distributor on `host` (again); publishes its record if it is new. */
+  async startOn(host: string): Promise<DemoDistributor> {
+    if (this.running.has(host)) throw new Error(`a distributor already runs on ${host}`);
+    // The old socket may linger for a moment after a shutdown: retry the bind briefly.
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const d = await DemoDistributor.start({ host, port: this.port });
+        this.track(host, d);
+        if (!this.published.has(host)) {
+          this.published.add(host);
+          this.publish();
+        }
+        return d;
+      } catch (err) {
+        lastError = err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw lastError;
+  }
+
+  received(): Received {
+    const pairs = new Map<string, Set<number>>();
+    const byHost = new Map<string, number>();
+    const tenants = new Map<string, number>();
+    let total = 0;
+    for (const [host, list] of this.instances) {
+      let n = 0;
+      for (const d of list) {
+        n += d.pairCount;
+        for (const [key, timestamps] of d.received) {
+          let set = pairs.get(key);
+          if (set === undefined) pairs.set(key, (set = new Set()));
+          for (const t of timestamps) set.add(t);
+        }
+        for (const [tenant, s] of d.tenants) tenants.set(tenant, (tenants.get(tenant) ?? 0) + s.requests);
+      }
+      byHost.set(host, n);
+      total += n;
+    }
+    let unique = 0;
+    for (const set of pairs.values()) unique += set.size;
+    return { unique, total, series: pairs.size, byHost, tenants };
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.running.values()) d.kill();
+    this.running.clear();
+    await this.dns.close();
+  }
+
+  private track(host: string, d: DemoDistributor): void {
+    this.running.set(host, d);
+    let list = this.instances.get(host);
+    if (list === undefined) this.instances.set(host, (list = []));
+    list.push(d);
+  }
+
+  private publish(): void {
+    this.dns.setRecords(
+      CLUSTER_DNS_NAME,
+      [...this.published].map((address) => ({ type: 'A' as const, address, ttl: this.ttl })),
+    );
+  }
+}
