@@ -46,6 +46,9 @@ export const serverSchema: Section = section({
   http_max_request_body_bytes: field('bytes', 540 * 1024 * 1024, 'Largest request body the gateway accepts; larger gets 413.', {
     flag: 'server.http-max-request-body-bytes',
   }),
+  http_read_header_timeout: field('duration', 10_000, 'Time a client has to send the request headers (slowloris protection).', {
+    flag: 'server.http-read-header-timeout',
+  }),
   http_idle_timeout: field('duration', 120_000, 'Idle time after which a client keep-alive connection is closed.', {
     flag: 'server.http-idle-timeout',
   }),

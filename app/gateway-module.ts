@@ -39,6 +39,7 @@ export class GatewayModule {
         listenPort: num(cfg.tree, 'server.http_listen_port'),
         maxBodyBytes: num(cfg.tree, 'server.http_max_request_body_bytes'),
         idleTimeoutMs: num(cfg.tree, 'server.http_idle_timeout'),
+        headerTimeoutMs: num(cfg.tree, 'server.http_read_header_timeout'),
         gracefulShutdownMs: num(cfg.tree, 'server.graceful_shutdown_timeout'),
       },
       {

@@ -19,6 +19,7 @@ export interface GatewayServerConfig {
   readonly listenPort: number;
   readonly maxBodyBytes: number;
   readonly idleTimeoutMs: number;
+  readonly headerTimeoutMs: number;
   readonly gracefulShutdownMs: number;
 }
 
@@ -36,15 +37,25 @@ export class GatewayServer {
   private readonly server: http.Server;
   private state: GatewayState | undefined;
   private inflight = 0;
+  /** Request lines are debug; checked once, so the hot path pays nothing at info. */
+  private readonly debug: boolean;
   private draining = false;
 
   constructor(
     private readonly cfg: GatewayServerConfig,
     private readonly deps: GatewayServerDeps,
   ) {
+    this.debug = deps.logger.isLevelEnabled('debug');
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     this.server = http.createServer(
-      { keepAliveTimeout: cfg.idleTimeoutMs, requestTimeout: 0, headersTimeout: 60_000 },
+      {
+        keepAliveTimeout: cfg.idleTimeoutMs,
+        // Bodies may take long (block uploads); only the headers are timed. Node checks the
+        // deadline every connectionsCheckingInterval, so keep that well below the timeout.
+        requestTimeout: 0,
+        headersTimeout: cfg.headerTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, cfg.headerTimeoutMs / 4)),
+      },
       (req, res) => this.onRequest(req, res, fastifyHandler!),
     );
     this.app = Fastify({
@@ -157,7 +168,11 @@ export class GatewayServer {
     res.once('close', () => {
       this.inflight--;
       gauge.dec();
-      this.deps.metrics.observe(backend, label, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.deps.metrics.observe(backend, label, req.method ?? 'GET', res.statusCode, seconds);
+      if (this.debug) {
+        this.deps.logger.debug({ method: req.method, url: req.url, backend, route: label, status: res.statusCode, seconds, completed: res.writableFinished }, 'request');
+      }
     });
     upstream.handle(req, res, this.contextFor(backend));
   }

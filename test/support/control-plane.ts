@@ -45,30 +45,32 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       cb();
     },
   });
-  const cfg = loadConfig([
-    '-target=control-plane',
-    `-config.file=${configFile}`,
-    '-server.http-listen-address=127.0.0.1',
-    '-server.http-listen-port=0',
-    '-server.grpc-listen-address=127.0.0.1',
-    '-server.grpc-listen-port=0',
-    '-control-plane.dns.lookup-period=1s',
-    ...(opts.args ?? []),
-  ]);
-  const logger = createLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'info', format: 'logfmt', destination });
-  const modules = buildModules(cfg, logger, opts.transform ? { transform: opts.transform } : {});
+  let modules: Modules | undefined;
   try {
+    const cfg = loadConfig([
+      '-target=control-plane',
+      `-config.file=${configFile}`,
+      '-server.http-listen-address=127.0.0.1',
+      '-server.http-listen-port=0',
+      '-server.grpc-listen-address=127.0.0.1',
+      '-server.grpc-listen-port=0',
+      '-control-plane.dns.lookup-period=1s',
+      ...(opts.args ?? []),
+    ]);
+    const logger = createLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'info', format: 'logfmt', destination });
+    modules = buildModules(cfg, logger, opts.transform ? { transform: opts.transform } : {});
     await modules.start();
   } catch (err) {
-    await modules.stop();
+    await modules?.stop();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const httpPort = Number(modules.addresses()['http']!.split(':').pop());
-  const xdsAddress = modules.addresses()['grpc']!;
+  const started = modules;
+  const httpPort = Number(started.addresses()['http']!.split(':').pop());
+  const xdsAddress = started.addresses()['grpc']!;
   let tmpCount = 0;
   return {
-    modules,
+    modules: started,
     url: `http://127.0.0.1:${httpPort}`,
     xdsAddress,
     xdsPort: Number(xdsAddress.split(':').pop()),
@@ -81,7 +83,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     },
     logs: () => logs,
     stop: async () => {
-      await modules.stop();
+      await started.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -108,4 +110,19 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Value of one sample in Prometheus text exposition, e.g. metricSample(text,
+ * 'control_plane_config_reloads_total', { outcome: 'failure' }); 0 when absent (a counter not yet
+ * incremented for that label set is not exposed).
+ */
+export function metricSample(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map([...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) return Number(m[3]);
+  }
+  return 0;
 }
