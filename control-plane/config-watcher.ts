@@ -25,7 +25,7 @@ export interface ConfigStatus {
   readonly file: string;
   readonly hash: string;
   readonly loadedAtMs: number | undefined;
-  readonly lastError: { readonly atMs: number; readonly message: string } | undefined;
+  readonly lastError: { readonly atMs: number; readonly message: string } | null;
 }
 
 export class ConfigWatcher<T> {
@@ -35,7 +35,7 @@ export class ConfigWatcher<T> {
   private firstEventAt = 0;
   private lastHash = '';
   private loadedAtMs: number | undefined;
-  private lastError: ConfigStatus['lastError'];
+  private lastError: ConfigStatus['lastError'] = null;
   private readonly reloads: Counter<'outcome'>;
   private readonly lastSuccess: Gauge;
 
@@ -71,7 +71,7 @@ export class ConfigWatcher<T> {
   }
 
   status(): ConfigStatus {
-    return { file: this.opts.file, hash: this.lastHash, loadedAtMs: this.loadedAtMs, lastError: this.lastError };
+    return { file: this.opts.file, hash: this.lastHash, loadedAtMs: this.loadedAtMs, lastError: this.lastError ?? null };
   }
 
   private watchDirectory(): void {
@@ -112,7 +112,7 @@ export class ConfigWatcher<T> {
 
   private reload(): void {
     const hash = contentHash(this.opts.file);
-    if (hash === this.lastHash && this.lastError === undefined) return;
+    if (hash === this.lastHash && this.lastError === null) return;
     let config: T;
     try {
       config = this.opts.load();
@@ -128,7 +128,7 @@ export class ConfigWatcher<T> {
       return;
     }
     this.lastHash = hash;
-    this.lastError = undefined;
+    this.lastError = null;
     this.loadedAtMs = Date.now();
     this.reloads.inc({ outcome: 'success' });
     this.lastSuccess.set(this.loadedAtMs / 1000);

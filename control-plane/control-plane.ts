@@ -138,6 +138,7 @@ export class ControlPlane {
       const snapshot = buildSnapshot({ ...facts, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
       this.opts.cache.setSnapshot(snapshot);
       this.lastSuccessAt = Date.now();
+      this.lastError = null;
       this.resolveFirstPublish();
     } catch (err) {
       const stage = err instanceof SnapshotBuildError ? err.stage : err instanceof SnapshotInconsistentError ? 'consistency' : 'translate';

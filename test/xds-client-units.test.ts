@@ -61,7 +61,7 @@ describe('checkResponse', () => {
     const invalid = checkResponse(EDS, [any(EDS, cla('a', 70000))], () => true);
     expect(invalid.ok ? [] : invalid.problems).toEqual([
       'ClusterLoadAssignment "a": endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: ' +
-        'value must be less than or equal to 65535 (uint32.lte)',
+        'value must be less than or equal to 65535, got 70000 (uint32.lte)',
     ]);
     const garbage = checkResponse(EDS, [any(EDS, Buffer.from([0xff, 0xff, 0xff]))], () => true);
     expect(garbage.ok ? [] : garbage.problems[0]).toMatch(/^ClusterLoadAssignment resources\[0\]: cannot decode: /);

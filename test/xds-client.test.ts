@@ -148,7 +148,7 @@ describe('XdsClient (state of the world ADS)', () => {
     cp.cache.setSnapshot(snapshot(bad));
     const reason =
       'ClusterLoadAssignment "distributor": endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: ' +
-      'value must be less than or equal to 65535 (uint32.lte)';
+      'value must be less than or equal to 65535, got 70000 (uint32.lte)';
     await eventually(() => nodeTypes(cp)[EDS]?.lastNack != null, 5000, 'NACK at the control plane');
     expect(nodeTypes(cp)[EDS]?.lastNack).toMatchObject({ message: reason, version: cp.cache.getSnapshot()!.version(EDS) });
 

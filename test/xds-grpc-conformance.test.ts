@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { register } from '@grpc/grpc-js-xds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributors, type Distributors } from './support/distributors.js';
-import { getJson, startControlPlane, until, type RunningControlPlane } from './support/control-plane.js';
+import { nodesOf, snapshotOf, startControlPlane, statusOf, until, type RunningControlPlane } from './support/control-plane.js';
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
 import { decodeResponse, encodeRequest } from '../data-plane/httpgrpc/codec.js';
 import { HANDLE_METHOD } from '../data-plane/httpgrpc/connection-pool.js';
@@ -71,10 +71,10 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
   }
 
   /** Calls until `done` holds (each call must succeed), bounded in count and time. */
-  async function callUntil(done: () => boolean, what: string, timeoutMs = 6000): Promise<number> {
+  async function callUntil(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 6000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let calls = 0;
-    while (!done()) {
+    while (!(await done())) {
       if (Date.now() > deadline || calls > 20_000) throw new Error(`after ${calls} calls in ${timeoutMs} ms: still not ${what}`);
       expect(await call()).toBe(200);
       calls++;
@@ -93,15 +93,14 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
     }, what);
   }
 
+  const waitingForDns = async (): Promise<readonly string[]> => (await statusOf(cp.url)).build.waitingForDns;
+
   /** The client's entry in /control-plane/api/v1/nodes once it has ACKed what is served. */
   async function ackedEverything(): Promise<NodeView> {
     let node: NodeView | undefined;
     await until(
       async () => {
-        const [{ nodes }, snap] = await Promise.all([
-          getJson<{ nodes: NodeView[] }>(`${cp.url}/control-plane/api/v1/nodes`),
-          getJson<{ versions: Record<string, string> }>(`${cp.url}/control-plane/api/v1/snapshot`),
-        ]);
+        const [nodes, snap] = await Promise.all([nodesOf(cp.url), snapshotOf(cp.url)]);
         node = nodes.find((n) => n.nodeId === NODE_ID && n.state === 'connected');
         const acked = (t: string, short: string): boolean => node?.types[t]?.ackedVersion === snap.versions[short];
         return acked(TYPE_URL.listener, 'Listener') && acked(TYPE_URL.cluster, 'Cluster') && acked(TYPE_URL.endpoint, 'ClusterLoadAssignment');
@@ -147,9 +146,18 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
     secondSet = [first];
     for (const h of ['127.0.0.7', '127.0.0.8']) secondSet.push(await HttpGrpcServer.start({ host: h, port: first.port }));
     cluster.dns.setRecords(SECOND_NAME, secondSet.map((s) => ({ type: 'A' as const, address: s.host, ttl: 1 })));
-    const versionsBefore = (await getJson<{ versions: Record<string, string> }>(`${cp.url}/control-plane/api/v1/snapshot`)).versions;
+    const versionsBefore = (await snapshotOf(cp.url)).versions;
 
+    // DNS goes quiet first, so the new name's first answer is late: until it comes, the control
+    // plane must keep serving the old endpoints rather than an empty set (calls would fail).
+    cluster.dns.setFailure('drop');
     cp.writeConfig(configFor(`dns://${cluster.dns.authority}/${SECOND_NAME}:${first.port}`));
+    await callUntil(async () => (await waitingForDns()).length > 0, 'the control plane to report it waits for DNS');
+    expect(await waitingForDns()).toEqual([`dns://${cluster.dns.authority}/${SECOND_NAME}:${first.port}`]);
+    const quietUntil = Date.now() + 300;
+    await callUntil(() => Date.now() > quietUntil, 'the end of the quiet period');
+    expect(secondSet.every((s) => s.requestCount === 0)).toBe(true);
+    cluster.dns.setFailure(undefined);
     await callUntil(() => secondSet.every((s) => s.requestCount > 0), 'reaching all of the second set');
     const oldSet = cluster.servers;
     const oldBefore = oldSet.map((s) => s.requestCount);

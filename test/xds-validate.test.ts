@@ -117,7 +117,7 @@ describe('validateResource on Envoy resources', () => {
     const eps = (c['load_assignment'] as { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: PlainMessage } } }[] }[] }).endpoints;
     eps[0]!.lb_endpoints[1]!.endpoint.address.socket_address['port_value'] = 70000;
     expect(check(TYPE_URL.cluster, c)).toEqual([
-      'Cluster "distributor": load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.port_value: value must be less than or equal to 65535 (uint32.lte)',
+      'Cluster "distributor": load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.port_value: value must be less than or equal to 65535, got 70000 (uint32.lte)',
     ]);
   });
 
@@ -135,7 +135,7 @@ describe('validateResource on Envoy resources', () => {
 
   it('connect_timeout of zero (duration.gt)', () => {
     expect(check(TYPE_URL.cluster, cluster({ connect_timeout: {} }))).toEqual([
-      'Cluster "distributor": connect_timeout: value must be greater than 0s (duration.gt)',
+      'Cluster "distributor": connect_timeout: value must be greater than 0s, got 0s (duration.gt)',
     ]);
   });
 
@@ -156,7 +156,7 @@ describe('validateResource on Envoy resources', () => {
   it('a bad field inside an Any typed_config', () => {
     expect(check(TYPE_URL.listener, listener({ ...goodHcm, stat_prefix: '', max_request_headers_kb: { value: 9000 } }))).toEqual([
       'Listener "metrics-gateway": filter_chains[0].filters[0].typed_config.stat_prefix: value length must be at least 1 runes (string.min_len)',
-      'Listener "metrics-gateway": filter_chains[0].filters[0].typed_config.max_request_headers_kb: value must be inside range (0, 8192] (uint32.gt, uint32.lte)',
+      'Listener "metrics-gateway": filter_chains[0].filters[0].typed_config.max_request_headers_kb: value must be inside range (0, 8192], got 9000 (uint32.gt, uint32.lte)',
     ]);
   });
 
@@ -172,7 +172,7 @@ describe('validateResource on Envoy resources', () => {
     };
     expect(check(TYPE_URL.route, rc)).toEqual([
       'RouteConfiguration "metrics-gateway": virtual_hosts[0].domains: value must contain at least 1 item(s) (repeated.min_items)',
-      'RouteConfiguration "metrics-gateway": virtual_hosts[0].routes[0].direct_response.status: value must be inside range [200, 600) (uint32.gte, uint32.lt)',
+      'RouteConfiguration "metrics-gateway": virtual_hosts[0].routes[0].direct_response.status: value must be inside range [200, 600), got 99 (uint32.gte, uint32.lt)',
       'RouteConfiguration "metrics-gateway": virtual_hosts[0].routes[0].metadata.filter_metadata[""]: key length must be at least 1 runes (map.keys.string.min_len)',
       'RouteConfiguration "metrics-gateway": virtual_hosts[0].request_headers_to_remove[1]: value must be a valid HTTP header name (no NUL, CR or LF) (string.well_known_regex)',
     ]);
@@ -191,7 +191,7 @@ describe('validateResource on Envoy resources', () => {
     const errors = validateResource(TYPE_URL.endpoint, bytes);
     expect(performance.now() - started).toBeLessThan(2000); // ~50 ms cold, ~6 ms warm here; slack for loaded CI
     expect(errors).toEqual([
-      'ClusterLoadAssignment "d": endpoints[0].lb_endpoints[4321].endpoint.address.socket_address.port_value: value must be less than or equal to 65535 (uint32.lte)',
+      'ClusterLoadAssignment "d": endpoints[0].lb_endpoints[4321].endpoint.address.socket_address.port_value: value must be less than or equal to 65535, got 65536 (uint32.lte)',
     ]);
   });
 });
@@ -311,12 +311,12 @@ describe('validateMessage: every rule kind', () => {
     [{ b_len: 'AQID' }, 'b_len: value length must be at most 2 bytes (bytes.max_len)'],
     [{ b_len: undefined }, 'b_len: value length must be at least 1 bytes (bytes.min_len)'],
     [{ i_const: 4 }, 'i_const: value must equal 5 (int32.const)'],
-    [{ i64_range: '10' }, 'i64_range: value must be inside range (0, 10) (int64.gt, int64.lt)'],
-    [{ u_exclusive: 15 }, 'u_exclusive: value must be outside range [10, 20] (uint32.gt, uint32.lt)'],
+    [{ i64_range: '10' }, 'i64_range: value must be inside range (0, 10), got 10 (int64.gt, int64.lt)'],
+    [{ u_exclusive: 15 }, 'u_exclusive: value must be outside range [10, 20], got 15 (uint32.gt, uint32.lt)'],
     [{ u64_in: 3 }, 'u64_in: value must be in list [1, 2] (uint64.in)'],
     [{ si_not_in: 3 }, 'si_not_in: value must not be in list [3] (sint32.not_in)'],
-    [{ d_gte: 0.4 }, 'd_gte: value must be inside range [0.5, 1.5] (double.gte, double.lte)'],
-    [{ f64_gt: '9007199254740990' }, 'f64_gt: value must be greater than 9007199254740990 (fixed64.gt)'],
+    [{ d_gte: 0.4 }, 'd_gte: value must be inside range [0.5, 1.5], got 0.4 (double.gte, double.lte)'],
+    [{ f64_gt: '9007199254740990' }, 'f64_gt: value must be greater than 9007199254740990, got 9007199254740990 (fixed64.gt)'],
     [{ flag: false }, 'flag: value must equal true (bool.const)'],
     [{ color: 7 }, 'color: value must be one of the defined enum values (enum.defined_only)'],
     [{ color: 'BLUE' }, 'color: value must not be in list [BLUE] (enum.not_in)'],
@@ -331,14 +331,14 @@ describe('validateMessage: every rule kind', () => {
     [{ m: { k: { id: '' } } }, 'm["k"].id: value length must be at least 1 runes (string.min_len)'],
     [{ sparse: { a: 'bc' } }, 'sparse["a"]: value length must be at most 1 runes (string.max_len)'],
     [{ dur: undefined }, 'dur: value is required (duration.required)'],
-    [{ dur: {} }, 'dur: value must be inside range [0.001s, 2s) (duration.gte, duration.lt)'],
+    [{ dur: {} }, 'dur: value must be inside range [0.001s, 2s), got 0s (duration.gte, duration.lt)'],
     [{ dur_in: { seconds: 2 } }, 'dur_in: value must be in list [1s] (duration.in)'],
     [{ ts: undefined }, 'ts: value is required (timestamp.required)'],
-    [{ ts: { seconds: 100 } }, 'ts: value must be greater than 1970-01-01T00:01:40.000Z (timestamp.gt)'],
+    [{ ts: { seconds: 100 } }, 'ts: value must be greater than 1970-01-01T00:01:40.000Z, got 1970-01-01T00:01:40.000Z (timestamp.gt)'],
     [{ any: undefined }, 'any: value is required (any.required)'],
     [{ any: { '@type': 'type.googleapis.com/google.protobuf.Timestamp' } }, 'any: type URL must be in list [type.googleapis.com/google.protobuf.Duration] (any.in)'],
-    [{ wrapped: { value: 0 } }, 'wrapped: value must be greater than or equal to 1 (uint32.gte)'],
-    [{ wrapped: {} }, 'wrapped: value must be greater than or equal to 1 (uint32.gte)'],
+    [{ wrapped: { value: 0 } }, 'wrapped: value must be greater than or equal to 1, got 0 (uint32.gte)'],
+    [{ wrapped: {} }, 'wrapped: value must be greater than or equal to 1, got 0 (uint32.gte)'],
     [{ inner: undefined }, 'inner: value is required (message.required)'],
     [{ inner: { id: '' } }, 'inner.id: value length must be at least 1 runes (string.min_len)'],
     [{ inners: [{ id: 'a' }, {}] }, 'inners[1].id: value length must be at least 1 runes (string.min_len)'],

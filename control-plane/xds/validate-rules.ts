@@ -74,24 +74,24 @@ function compileRange(kind: string, rules: RuleSet, conv: (v: unknown) => Num, s
     if (upper >= lower) {
       const msg = `value must be inside range ${gt !== undefined ? '(' : '['}${show(lower)}, ${show(upper)}${lt !== undefined ? ')' : ']'}`;
       range = (v, report) => {
-        if (!(aboveLower(v) && belowUpper(v))) report(msg, rule);
+        if (!(aboveLower(v) && belowUpper(v))) report(`${msg}, got ${show(v)}`, rule);
       };
     } else {
       // PGV "exclusive range": lt/lte below gt/gte means the value must lie outside [upper, lower].
       const msg = `value must be outside range ${lt !== undefined ? '[' : '('}${show(upper)}, ${show(lower)}${gt !== undefined ? ']' : ')'}`;
       range = (v, report) => {
-        if (!aboveLower(v) && !belowUpper(v)) report(msg, rule);
+        if (!aboveLower(v) && !belowUpper(v)) report(`${msg}, got ${show(v)}`, rule);
       };
     }
   } else if (upper !== undefined) {
     const msg = `value must be ${lt !== undefined ? 'less than' : 'less than or equal to'} ${show(upper)}`;
     range = (v, report) => {
-      if (!belowUpper(v)) report(msg, upperRule);
+      if (!belowUpper(v)) report(`${msg}, got ${show(v)}`, upperRule);
     };
   } else if (lower !== undefined) {
     const msg = `value must be ${gt !== undefined ? 'greater than' : 'greater than or equal to'} ${show(lower)}`;
     range = (v, report) => {
-      if (!aboveLower(v)) report(msg, lowerRule);
+      if (!aboveLower(v)) report(`${msg}, got ${show(v)}`, lowerRule);
     };
   }
   const inList = asList(rules['in']).map(conv);

@@ -295,7 +295,7 @@ function label(type: protobuf.Type, obj: PlainMessage): string {
 /**
  * Validates one resource (its encoded bytes, or a decoded/plain object in the form decodeResource
  * returns) as Envoy would. Each entry reads like
- * `Cluster "distributor": load_assignment.endpoints[0]...port_value: value must be less than or equal to 65535 (uint32.lte)`.
+ * `Cluster "distributor": load_assignment.endpoints[0]...port_value: value must be less than or equal to 65535, got 70000 (uint32.lte)`.
  */
 export function validateResource(typeUrl: string, value: Uint8Array | PlainMessage): string[] {
   const type = lookupType(typeUrl);

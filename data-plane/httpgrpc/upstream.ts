@@ -78,6 +78,8 @@ export class HttpGrpcUpstream {
   private waiters = new Set<() => void>();
   private readonly onConnectivityChange = (): void => this.rebuildPicker();
   private calls = 0;
+  /** Requests inside handle(); a closed (retired) upstream keeps its endpoints until they are done. */
+  private active = 0;
   private closed = false;
   private closedResolve: (() => void) | undefined;
 
@@ -181,6 +183,7 @@ export class HttpGrpcUpstream {
    * context, the smaller body limit applies and final failures are reported to `onUpstreamError`.
    */
   async handle(req: IncomingMessage, res: ServerResponse, ctx?: UpstreamContext): Promise<void> {
+    this.active++;
     try {
       await this.serve(req, res, ctx);
     } catch (err) {
@@ -188,6 +191,11 @@ export class HttpGrpcUpstream {
       ctx?.onUpstreamError('failed', err);
       if (!res.headersSent) sendError(res, 'UPSTREAM_FAILED', `${this.describe()}: ${(err as Error).message}`);
       else res.destroy();
+    } finally {
+      if (--this.active === 0 && this.closed) {
+        this.releaseMembers();
+        if (this.calls === 0) this.closedResolve?.();
+      }
     }
   }
 
@@ -303,25 +311,25 @@ export class HttpGrpcUpstream {
         }
         if (conn.inFlight === 0 && this.members.get(conn.address) !== conn) this.metrics.forgetEndpoint(this.backend, conn.address);
         this.calls--;
-        if (this.calls === 0) this.closedResolve?.();
+        if (this.calls === 0 && this.active === 0) this.closedResolve?.();
         resolve(outcome);
       });
       signal.addEventListener('abort', onAbort);
     });
   }
 
-  /** Stop taking requests, release every connection, resolve when in-flight calls have ended. */
+  /**
+   * Stop taking requests, release every connection, resolve when in-flight calls have ended.
+   * Requests already handed to this upstream (a config swap retires it while they read their body
+   * or wait for an endpoint) still finish on its endpoints: releasing those at once answered them
+   * 503 "no READY endpoint (0/0 ready)", a reload failing requests it had accepted.
+   */
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const [key, conn] of this.members) {
-        this.pool.release(conn, this.onConnectivityChange);
-        if (conn.inFlight === 0) this.metrics.forgetEndpoint(this.backend, key);
-      }
-      this.members = new Map();
-      this.rebuildPicker();
+      if (this.active === 0) this.releaseMembers();
     }
-    if (this.calls === 0) return Promise.resolve();
+    if (this.calls === 0 && this.active === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.closedResolve;
       this.closedResolve = () => {
@@ -329,5 +337,14 @@ export class HttpGrpcUpstream {
         resolve();
       };
     });
+  }
+
+  private releaseMembers(): void {
+    for (const [key, conn] of this.members) {
+      this.pool.release(conn, this.onConnectivityChange);
+      if (conn.inFlight === 0) this.metrics.forgetEndpoint(this.backend, key);
+    }
+    this.members = new Map();
+    this.rebuildPicker();
   }
 }

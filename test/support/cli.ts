@@ -35,7 +35,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`metrics-gateway exited with ${proc.exitCode}: ${out}`);
     if (port === 0) {
-      const m = /msg="metrics-gateway started".* http=[^ ]*:(\d+)/.exec(out);
+      const m = /msg="metrics-gateway started".* http=[^ \n]*:(\d+)/.exec(out);
       if (m) {
         port = Number(m[1]);
         url = `http://127.0.0.1:${port}`;

@@ -10,6 +10,9 @@ import { request } from 'undici';
 import { loadConfig } from '../../app/config.js';
 import { createLogger } from '../../app/logger.js';
 import { buildModules, type Modules, type ModuleOptions } from '../../app/modules.js';
+import type { BuildStatus } from '../../control-plane/control-plane.js';
+import type { PlainMessage } from '../../control-plane/xds/protos.js';
+import type { NodeView } from '../../control-plane/xds/node-registry.js';
 
 export interface RunningControlPlane {
   readonly modules: Modules;
@@ -101,6 +104,26 @@ export async function getText(url: string): Promise<{ status: number; body: stri
   const res = await request(url);
   return { status: res.statusCode, body: await res.body.text() };
 }
+
+// The /control-plane/api/v1 answers, as JSON (types keyed by short name in /snapshot, by type URL elsewhere).
+
+export interface SnapshotView {
+  versions: Record<string, string>;
+  resources: Record<string, { name: string; resource: PlainMessage }[]>;
+}
+
+export interface StatusView {
+  snapshot: { versions: Record<string, string>; publishedAt: string | null };
+  build: BuildStatus;
+  /** lastError is null while the file loads fine. */
+  config: { file: string; hash: string; lastError: { message: string } | null } | null;
+  dns: { target: string; endpoints: { address: string; port: number }[] }[];
+}
+
+export const snapshotOf = (url: string): Promise<SnapshotView> => getJson<SnapshotView>(`${url}/control-plane/api/v1/snapshot`);
+export const statusOf = (url: string): Promise<StatusView> => getJson<StatusView>(`${url}/control-plane/api/v1/status`);
+export const nodesOf = async (url: string): Promise<NodeView[]> => (await getJson<{ nodes: NodeView[] }>(`${url}/control-plane/api/v1/nodes`)).nodes;
+export const metricsOf = async (url: string): Promise<string> => (await getText(`${url}/metrics`)).body;
 
 /** Polls `check` (sync or async) until it returns true or the deadline passes. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -21,6 +21,16 @@ export interface Received {
   readonly tenants: ReadonlyMap<string, number>;
 }
 
+export interface DemoClusterOptions {
+  /** A-record TTL, seconds (default 1). */
+  readonly ttl?: number;
+  /**
+   * Time each push takes after it was recorded, ms (default 0), as a real distributor spends it
+   * writing to ingesters: requests are in flight long enough for a kill or restart to catch them.
+   */
+  readonly latencyMs?: number;
+}
+
 export class DemoCluster {
   /** Every instance ever started, by host, oldest first; the last one may be running. */
   private readonly instances = new Map<string, DemoDistributor[]>();
@@ -30,17 +40,17 @@ export class DemoCluster {
   private constructor(
     readonly dns: DnsServer,
     readonly port: number,
-    private readonly ttl: number,
+    private readonly opts: DemoClusterOptions,
   ) {}
 
   /** Starts a distributor on each host (one shared port) and publishes their A records. */
-  static async start(hosts: readonly string[], ttl = 1): Promise<DemoCluster> {
+  static async start(hosts: readonly string[], opts: DemoClusterOptions = {}): Promise<DemoCluster> {
     const dns = await DnsServer.start({ host: '127.0.0.1', port: 0 });
     // The first distributor picks a free port; the others reuse it on their own address. A clash with
     // an unrelated listener on another address is possible but rare: retry with a fresh port.
     for (let attempt = 0; attempt < 5; attempt++) {
       const first = await DemoDistributor.start({ host: hosts[0]!, port: 0 });
-      const cluster = new DemoCluster(dns, first.server.port, ttl);
+      const cluster = new DemoCluster(dns, first.server.port, opts);
       cluster.track(hosts[0]!, first);
       try {
         for (const h of hosts.slice(1)) cluster.track(h, await DemoDistributor.start({ host: h, port: cluster.port }));
@@ -140,6 +150,15 @@ export class DemoCluster {
   }
 
   private track(host: string, d: DemoDistributor): void {
+    const latency = this.opts.latencyMs ?? 0;
+    if (latency > 0) {
+      const record = d.server.handler;
+      d.server.handler = async (req, ctx) => {
+        const result = await record(req, ctx);
+        await new Promise((r) => setTimeout(r, latency));
+        return result;
+      };
+    }
     this.running.set(host, d);
     let list = this.instances.get(host);
     if (list === undefined) this.instances.set(host, (list = []));
@@ -149,7 +168,7 @@ export class DemoCluster {
   private publish(): void {
     this.dns.setRecords(
       CLUSTER_DNS_NAME,
-      [...this.published].map((address) => ({ type: 'A' as const, address, ttl: this.ttl })),
+      [...this.published].map((address) => ({ type: 'A' as const, address, ttl: this.opts.ttl ?? 1 })),
     );
   }
 }

@@ -49,6 +49,50 @@ export function metricSum(exp: Exposition, name: string, labelFilter = ''): numb
   return list.reduce((a, s) => a + s.value, 0);
 }
 
+/** What a remote-write queue reports about its samples (all queues summed). */
+export interface RemoteWriteCounters {
+  /** Samples that reached the receiver: the last attempt of each batch succeeded. */
+  readonly sent: number;
+  /** Sample sends repeated after a recoverable error (5xx, 429 when enabled, connection errors). */
+  readonly retried: number;
+  /** Samples given up on: a non-recoverable error (4xx). */
+  readonly failed: number;
+  /** Samples read from the WAL but never queued (relabelling, unknown series reference). */
+  readonly dropped: number;
+  readonly pending: number;
+  /** Samples appended locally and handed to remote write; undefined where not reported. */
+  readonly in: number | undefined;
+  readonly metadataFailed: number;
+}
+
+/**
+ * Remote-write counters under either naming. Since v2.25 (Debian 12 ships 2.42):
+ * `prometheus_remote_storage_samples_{total,retried_total,failed_total,dropped_total,pending}`, where
+ * samples_total counts every attempt, so sent = samples_total - samples_retried_total. Before: the
+ * queue-labelled `..._{succeeded,retried,failed,dropped}_samples_total` and `..._pending_samples`.
+ */
+export function remoteWriteCounters(m: Exposition): RemoteWriteCounters {
+  const need = (...names: string[]): number => {
+    for (const n of names) {
+      const v = metricSum(m, n);
+      if (v !== undefined) return v;
+    }
+    throw new Error(`Prometheus reports none of ${names.join(', ')}`);
+  };
+  const p = 'prometheus_remote_storage_';
+  const retried = need(`${p}samples_retried_total`, `${p}retried_samples_total`);
+  const attempted = metricSum(m, `${p}samples_total`);
+  return {
+    sent: attempted !== undefined ? attempted - retried : need(`${p}succeeded_samples_total`),
+    retried,
+    failed: need(`${p}samples_failed_total`, `${p}failed_samples_total`),
+    dropped: need(`${p}samples_dropped_total`, `${p}dropped_samples_total`),
+    pending: need(`${p}samples_pending`, `${p}pending_samples`),
+    in: metricSum(m, `${p}samples_in_total`),
+    metadataFailed: metricSum(m, `${p}metadata_failed_total`) ?? 0,
+  };
+}
+
 export interface RunningPrometheus {
   readonly url: string;
   readonly proc: ChildProcess;
