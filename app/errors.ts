@@ -30,6 +30,8 @@ export const ERRORS = {
   BODY_TOO_LARGE: spec('GW_ERR_BODY_TOO_LARGE', 413, 'the request body exceeds the configured limit'),
   DUPLICATE_ORG_ID: spec('GW_ERR_DUPLICATE_ORG_ID', 400, 'more than one X-Scope-OrgID header'),
   BAD_REQUEST: spec('GW_ERR_BAD_REQUEST', 400, 'a malformed request (bad path encoding, framing)'),
+  HEADERS_TOO_LARGE: spec('GW_ERR_HEADERS_TOO_LARGE', 431, 'the request headers exceed the HTTP parser limit'),
+  HEADER_TIMEOUT: spec('GW_ERR_HEADER_TIMEOUT', 408, 'the request headers did not arrive within -server.http-read-header-timeout'),
   UPSTREAM_REFUSED: spec('GW_ERR_UPSTREAM_REFUSED', 502, 'the backend refused or reset the connection'),
   UPSTREAM_TIMEOUT: spec('GW_ERR_UPSTREAM_TIMEOUT', 504, 'the backend did not answer within the timeout'),
   UPSTREAM_FAILED: spec('GW_ERR_UPSTREAM_FAILED', 502, 'the backend failed in another way (protocol, TLS)'),

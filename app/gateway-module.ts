@@ -78,6 +78,7 @@ export class GatewayModule {
               logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
               return;
             }
+            for (const c of r.keptEndpoints) logger.warn({ cluster: c }, 'xds: empty endpoint set received; keeping the current endpoints');
             if (r.state.version === this.server.current?.version) return;
             this.server.apply(r.state);
             logger.info({ version: r.state.version }, 'gateway config applied');

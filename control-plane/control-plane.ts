@@ -128,7 +128,9 @@ export class ControlPlane {
       const left = oldest + wait - Date.now();
       if (left > 0) {
         this.retryTimer = setTimeout(() => this.publish(), left);
-        this.retryTimer.unref();
+        // Start-up awaits the first snapshot, and while DNS fails nothing else holds the event loop:
+        // an unref'd timer here let the process exit 0 mid-start. Later ones must not hold it.
+        if (this.lastSuccessAt !== undefined) this.retryTimer.unref();
         return;
       }
       this.opts.logger.warn({ targets: pending }, 'no DNS answer yet; publishing without endpoints for these names');

@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import { OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../control-plane/routes.js';
 import { retiredUpstreams, type GatewayState } from './gateway-state.js';
 import type { GatewayMetrics } from './metrics.js';
-import { sendDirect, sendError } from './respond.js';
-import { routingPath } from './router.js';
+import { answerClientError, sendDirect, sendError } from './respond.js';
+import { originForm, routingPath } from './router.js';
 import type { UpstreamContext } from './upstream.js';
 
 export interface GatewayServerConfig {
@@ -60,6 +60,7 @@ export class GatewayServer {
     );
     this.app = Fastify({
       logger: false,
+      clientErrorHandler: (err, socket) => answerClientError(err, socket, cfg.headerTimeoutMs),
       serverFactory: (handler) => {
         fastifyHandler = handler;
         return this.server;
@@ -117,7 +118,16 @@ export class GatewayServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse, own: (req: IncomingMessage, res: ServerResponse) => void): void {
-    const path = routingPath(req.url ?? '/');
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 0x2f) {
+      const origin = originForm(url);
+      if (origin === undefined) {
+        sendError(res, 'BAD_REQUEST', `request target ${JSON.stringify(url)} is not a path; send /path or http://host/path`);
+        return;
+      }
+      req.url = url = origin;
+    }
+    const path = routingPath(url);
     if (path === undefined) {
       sendError(res, 'BAD_REQUEST', `invalid percent-encoding in request path`);
       return;

@@ -42,6 +42,20 @@ export class Router {
 }
 
 /**
+ * The origin-form (path and query) of a request target: RFC 9112 3.2.2, a server MUST accept the
+ * absolute-form (`http://host/path`), and a request to an origin server MUST be in origin-form
+ * (3.2.1), so it is routed and forwarded by its path, as a Go backend would read it. Undefined for
+ * the asterisk-form (`OPTIONS *`) and anything else that names no path.
+ */
+export function originForm(target: string): string | undefined {
+  if (target.charCodeAt(0) === 0x2f) return target;
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+  if (!authority) return undefined;
+  const rest = target.slice(authority[0].length);
+  return rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`;
+}
+
+/**
  * Path part of a request target, normalised for routing: percent-decoded, `.`/`..` resolved,
  * repeated slashes merged. Returns undefined for invalid percent-encoding. Fast path: most paths
  * need none of this.

@@ -20,7 +20,9 @@ export interface UpstreamFactory {
   setEndpoints(upstream: Upstream, endpoints: readonly Endpoint[]): void;
 }
 
-export type BuildResult = { readonly state: GatewayState } | { readonly waiting: string };
+export type BuildResult =
+  | { readonly state: GatewayState; /** Clusters whose empty endpoint set was ignored. */ readonly keptEndpoints: readonly string[] }
+  | { readonly waiting: string };
 
 export function buildGatewayState(
   accepted: AcceptedResources,
@@ -35,9 +37,11 @@ export function buildGatewayState(
   const rc = accepted.routes.get(rdsName);
   if (!rc) return { waiting: `route configuration "${rdsName}"` };
   const rules = routeRules(rc);
-  const upstreams = new Map<string, Upstream>();
+  // Phase 1: check that everything the routes need is there, creating nothing, so an incomplete
+  // config leaves no half-built upstreams (with open connections) behind.
+  const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined }>();
   for (const r of rules) {
-    if (r.cluster === undefined || upstreams.has(r.cluster)) continue;
+    if (r.cluster === undefined || wanted.has(r.cluster)) continue;
     const cluster = accepted.clusters.get(r.cluster);
     if (!cluster) return { waiting: `cluster "${r.cluster}"` };
     const backend = backendOf(cluster);
@@ -49,14 +53,24 @@ export function buildGatewayState(
       if (!cla) return { waiting: `endpoints "${eds}"` };
       endpoints = endpointsOf(cla);
     }
-    const old = prev?.upstreams.get(r.cluster);
+    wanted.set(r.cluster, { backend, endpoints });
+  }
+  // Phase 2: reuse what did not change, create the rest.
+  const upstreams = new Map<string, Upstream>();
+  const keptEndpoints: string[] = [];
+  for (const [name, { backend, endpoints }] of wanted) {
+    const old = prev?.upstreams.get(name);
     const upstream = old && isDeepStrictEqual(old.backend, backend) ? old : factory.create(backend);
-    if (endpoints) factory.setEndpoints(upstream, endpoints);
-    upstreams.set(r.cluster, upstream);
+    // An empty set for a backend that has endpoints keeps them, as the DNS watcher keeps its last
+    // good answer: a control plane that restarts while DNS fails knows no addresses yet, and
+    // taking that literally would fail every request to healthy distributors.
+    if (endpoints && endpoints.length === 0 && upstream === old && (old.endpoints?.().length ?? 0) > 0) keptEndpoints.push(name);
+    else if (endpoints) factory.setEndpoints(upstream, endpoints);
+    upstreams.set(name, upstream);
   }
   const v = accepted.versions;
   const version = [v[TYPE_URL.cluster], v[TYPE_URL.endpoint], v[TYPE_URL.listener], v[TYPE_URL.route]].join('/');
-  return { state: { version, router: new Router(rules), upstreams } };
+  return { state: { version, router: new Router(rules), upstreams }, keptEndpoints };
 }
 
 /**

@@ -38,7 +38,20 @@ function connectionLost(details: string): boolean {
   return details === 'Connection dropped' || details.startsWith('Write error') || details.startsWith('Write failed');
 }
 
-export function classifyError(err: ServiceError): CallOutcome {
+/**
+ * grpc-js words an oversized message the same on both sides ("Received message larger than max (N vs
+ * LIMIT)"; grpc-go: "grpc: received message larger than max (N vs. LIMIT)"). N is the request's size
+ * when the backend refused it; any other N is the backend's response, which the gateway refused: that
+ * is a bad answer from the backend (502), not a request the client must make smaller (413).
+ */
+function responseTooLarge(details: string, sentBytes: number | undefined): string | undefined {
+  const m = /larger than max \((\d+) vs\.? (\d+)\)/.exec(details);
+  if (!m || sentBytes === undefined || Number(m[1]) === sentBytes) return undefined;
+  return `response of ${m[1]} bytes exceeds the ${m[2]}-byte gRPC message limit (-gateway.grpc-max-message-bytes)`;
+}
+
+/** `sentBytes`: size of the encoded HTTPRequest, to tell a refused request from a refused response. */
+export function classifyError(err: ServiceError, sentBytes?: number): CallOutcome {
   const detailsBin = err.metadata?.get(DETAILS_KEY)[0];
   if (detailsBin instanceof Buffer) {
     try {
@@ -61,8 +74,14 @@ export function classifyError(err: ServiceError): CallOutcome {
         : { kind: 'error', key: 'UPSTREAM_UNAVAILABLE', reason: 'failed', detail: `backend answered UNAVAILABLE: ${err.details}` };
     case status.DEADLINE_EXCEEDED:
       return { kind: 'error', key: 'UPSTREAM_TIMEOUT', reason: 'timeout', detail: err.details };
-    case status.RESOURCE_EXHAUSTED:
-      return { kind: 'error', key: 'UPSTREAM_TOO_LARGE', reason: 'too_large', detail: err.details };
+    case status.RESOURCE_EXHAUSTED: {
+      const tooLarge = responseTooLarge(err.details, sentBytes);
+      if (tooLarge !== undefined) return { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'too_large', detail: tooLarge };
+      if (/larger than max/.test(err.details)) return { kind: 'error', key: 'UPSTREAM_TOO_LARGE', reason: 'too_large', detail: err.details };
+      // The same code means quota or overload in gRPC. A 4xx would make Prometheus drop the batch,
+      // so anything that is not about the message size is a retryable 503.
+      return { kind: 'error', key: 'UPSTREAM_UNAVAILABLE', reason: 'failed', detail: `backend resources exhausted: ${err.details}` };
+    }
     case status.CANCELLED:
       return { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: err.details };
     default:

@@ -303,7 +303,7 @@ export class HttpGrpcUpstream {
             outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: `undecodable HTTPResponse: ${(e as Error).message}` };
           }
         } else {
-          outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err);
+          outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err, message.length);
           if (signal.aborted) outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: 'client went away' };
         }
         if (outcome.kind !== 'response') {

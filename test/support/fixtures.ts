@@ -1,36 +1,23 @@
 // Builders for control-plane facts (backends, endpoints, translate input) so tests state only
-// what they care about. The URL parsing here is a small test helper, not the config loader.
+// what they care about.
 
 import {
   BACKEND_NAMES, dnsTargetKey, type Backend, type BackendName, type BackendTarget, type DnsTarget, type Endpoint,
   type TlsSettings,
 } from '../../control-plane/model.js';
 import { routeTable, type RouteRule } from '../../control-plane/routes.js';
+import { parseBackendUrl } from '../../data-plane/backend-url.js';
 import type { ListenerSpec, TranslateInput } from '../../control-plane/translate.js';
 
 export const NO_TLS: TlsSettings = {
   enabled: false, caPath: '', certPath: '', keyPath: '', serverName: '', insecureSkipVerify: false,
 };
 
-/** `http(s)://host:port/base`, `dns:///host:port` or `dns://server:port/host:port` → target. */
+/** A backend URL → target, through the config's own parser. */
 export function parseTarget(url: string): BackendTarget {
-  const dns = /^dns:\/\/([^/]*)\/(.+)$/.exec(url);
-  if (dns) {
-    const server = dns[1] ? splitHostPort(dns[1]) : undefined;
-    const { host, port } = splitHostPort(dns[2] ?? '');
-    return { kind: 'dns', server, host, port };
-  }
-  const u = new URL(url);
-  const scheme = u.protocol === 'https:' ? 'https' : 'http';
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = u.port ? Number(u.port) : scheme === 'https' ? 443 : 80;
-  return { kind: 'http', scheme, host, port, basePath: u.pathname === '/' ? '' : u.pathname };
-}
-
-function splitHostPort(s: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
-  if (!m) throw new Error(`fixture: "${s}" is not host:port`);
-  return { host: m[1] ?? '', port: Number(m[2]) };
+  const r = parseBackendUrl(url);
+  if ('problem' in r) throw new Error(`fixture: ${r.problem}`);
+  return r.target;
 }
 
 export interface BackendOptions {
@@ -66,8 +53,13 @@ export function backendsFrom(
   return out;
 }
 
+/** "10.0.0.1:9095", "[::1]:9095" → endpoints. */
 export function endpoints(...addresses: string[]): Endpoint[] {
-  return addresses.map((a) => splitHostPort(a)).map(({ host, port }) => ({ address: host, port }));
+  return addresses.map((a) => {
+    const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(a);
+    if (!m) throw new Error(`fixture: "${a}" is not host:port`);
+    return { address: m[1] ?? '', port: Number(m[2]) };
+  });
 }
 
 /** The endpoints map keyed as the DNS watcher keys it. */
