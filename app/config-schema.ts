@@ -80,11 +80,14 @@ export function coerce(f: Field, raw: unknown): { value: FieldValue } | { proble
       if (typeof raw === 'string') return { value: raw };
       if (typeof raw === 'number' || typeof raw === 'boolean') return { value: String(raw) };
       return { problem: 'expected a string' };
-    case 'bool':
+    case 'bool': {
       if (typeof raw === 'boolean') return { value: raw };
-      if (raw === 'true' || raw === '1') return { value: true };
-      if (raw === 'false' || raw === '0') return { value: false };
+      // Go's strconv.ParseBool (flags) plus the YAML 1.1 words yaml.v3 takes for bool fields (GEM's files).
+      const word = typeof raw === 'string' ? raw.trim().toLowerCase() : String(raw);
+      if (['true', '1', 't', 'yes', 'y', 'on'].includes(word)) return { value: true };
+      if (['false', '0', 'f', 'no', 'n', 'off'].includes(word)) return { value: false };
       return { problem: `expected true or false, got ${JSON.stringify(raw)}` };
+    }
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) return { problem: `expected an integer, got ${JSON.stringify(raw)}` };

@@ -2,7 +2,7 @@
 // reporting problems as file:line:col with the key path, what is wrong, and the fix.
 
 import { closest } from 'fastest-levenshtein';
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { coerce, type Section, type ValueTree } from './config-schema.js';
 import { GatewayError, type ErrorKey } from './errors.js';
 
@@ -23,25 +23,42 @@ export function readYamlTree(text: string, file: string, schema: Section, into: 
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const { line, col } = lines.linePos(e.pos[0]);
-    const first = e.message.split('\n')[0];
+    // The library's own advice for this one ("use YAML.parseAllDocuments()") is not for users.
+    const first = e.code === 'MULTIPLE_DOCS' ? 'the file holds more than one document (a "---" line); keep one' : e.message.split('\n')[0];
     throw new GatewayError('CONFIG_YAML', `${file}:${line}:${col}: invalid YAML: ${first}`);
   }
   const problems: Problem[] = [];
-  const walk = (node: YamlNode | null | undefined, sec: Section, path: string[], tree: ValueTree): void => {
+  // Anchors and aliases (`*name`) are plain YAML that GEM's yaml.v3 reads: follow them.
+  const deref = (node: YamlNode | null | undefined): YamlNode | null | undefined => {
+    if (!isAlias(node)) return node;
+    const target = node.resolve(doc);
+    if (!target) problems.push({ key: 'CONFIG_YAML', message: `${at(node)}: invalid YAML: alias *${node.source} names no anchor` });
+    return target;
+  };
+  const walk = (raw: YamlNode | null | undefined, sec: Section, path: string[], tree: ValueTree): void => {
+    const node = deref(raw);
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return; // `key:` with nothing
     if (!isMap(node)) {
       const where = path.length === 0 ? 'the document' : path.join('.');
       problems.push({ key: 'CONFIG_TYPE', message: `${at(node)}: ${where}: expected a mapping of keys, got ${describe(node)}` });
       return;
     }
+    // Merge keys (`<<: *defaults`, YAML 1.1, read by yaml.v3) first, so the mapping's own keys win.
+    const merges = node.items.filter(isMergeKey);
+    for (const pair of merges) {
+      const from = deref(pair.value as YamlNode | null);
+      for (const src of isSeq(from) ? [...from.items].reverse() : [from]) walk(src as YamlNode, sec, path, tree);
+    }
     for (const pair of node.items) {
+      if (merges.includes(pair)) continue;
       const keyNode = pair.key as YamlNode;
       const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
       const child = schemaChild(sec, key);
       const p = [...path, key];
       if (!child) {
         const valid = Object.keys(sec.fields);
-        const near = closest(key, valid);
+        // A shortened key ("server" for "server_address") is nearer in meaning than in edit distance.
+        const near = valid.find((k) => k.startsWith(key)) ?? closest(key, valid);
         problems.push({
           key: 'CONFIG_UNKNOWN_KEY',
           message:
@@ -50,13 +67,13 @@ export function readYamlTree(text: string, file: string, schema: Section, into: 
         });
         continue;
       }
-      const valueNode = pair.value as YamlNode | null;
+      const valueNode = deref(pair.value as YamlNode | null);
       if (child.kind === 'section') {
         const sub = tree[key];
         walk(valueNode, child, p, sub !== undefined && typeof sub === 'object' ? sub : (tree[key] = {}));
         continue;
       }
-      if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue; // unset: default
+      if (valueNode === null || valueNode === undefined || (isScalar(valueNode) && valueNode.value === null)) continue; // unset: default
       if (!isScalar(valueNode)) {
         problems.push({ key: 'CONFIG_TYPE', message: `${at(valueNode)}: ${p.join('.')}: expected a ${child.type} value, got ${describe(valueNode)}` });
         continue;
@@ -79,6 +96,10 @@ export function readYamlTree(text: string, file: string, schema: Section, into: 
   if (problems.length > 0) {
     throw new GatewayError(problems[0]!.key, problems.map((p) => p.message).join('\n'));
   }
+}
+
+function isMergeKey(pair: Pair<unknown, unknown>): boolean {
+  return isScalar(pair.key) && pair.key.value === '<<';
 }
 
 function schemaChild(sec: Section, key: string): Section['fields'][string] | undefined {

@@ -56,6 +56,8 @@ export function routeTable(p: RoutePrefixes = DEFAULT_PREFIXES): RouteRule[] {
 /** Paths the gateway answers itself; never proxied. */
 export const OWN_EXACT_PATHS = ['/ready', '/metrics', '/config'] as const;
 export const OWN_PREFIX = '/gateway/';
+/** The in-process control plane's API (embedded or -target=all), on the gateway's port; never proxied either. */
+export const CONTROL_PLANE_PREFIX = '/control-plane/';
 
 /** Body of the 503 for a route whose backend has no url and no default: names the fields to set. */
 export function unsetBackendMessage(name: BackendName): string {

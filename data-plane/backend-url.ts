@@ -13,7 +13,8 @@ export function parseBackendUrl(raw: string): UrlResult {
   const colon = url.indexOf(':');
   const scheme = colon > 0 ? url.slice(0, colon).toLowerCase() : '';
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme) || !url.slice(colon).startsWith('://') && scheme !== 'dns') {
-    return { problem: `${q(raw)} is not a URL; use http://host:port, https://host:port or dns:///host:port` };
+    const env = raw.includes('${') ? '; ${VAR} is expanded only with -config.expand-env' : '';
+    return { problem: `${q(raw)} is not a URL; use http://host:port, https://host:port or dns:///host:port${env}` };
   }
   if (scheme === 'dns') return parseDns(raw, url.slice(colon + 1));
   if (scheme !== 'http' && scheme !== 'https') {
@@ -22,6 +23,9 @@ export function parseBackendUrl(raw: string): UrlResult {
   const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
   const hostPart = authority.slice(authority.lastIndexOf('@') + 1);
   const portText = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPart)?.[1];
+  if (!hostPart.startsWith('[') && hostPart.indexOf(':') !== hostPart.lastIndexOf(':')) {
+    return { problem: `${q(raw)}: an IPv6 address goes in brackets, e.g. ${scheme}://[::1]:8080` };
+  }
   if (hostPart === '' || hostPart.startsWith(':')) return { problem: `${q(raw)} has no host; use ${scheme}://host:port` };
   if (portText !== undefined) {
     const p = checkPort(portText, raw);
@@ -88,8 +92,12 @@ function parseDns(raw: string, rest: string): UrlResult {
     return { problem: `${q(raw)}: ${q(name)} is not host:port; use dns:///host:port` };
   }
   if (hp.port === undefined) {
+    // "dns:///::1:9095" reads as the IPv6 address ::1:9095 without a port.
+    const example = !hp.host.includes(':')
+      ? `dns:///${name}:9095`
+      : `dns:///[${hp.host}]:9095${name.startsWith('[') ? '' : ' (an IPv6 address goes in brackets)'}`;
     return {
-      problem: `${q(raw)} has no port; the gRPC port is required, e.g. dns:///${name}:9095`,
+      problem: `${q(raw)} has no port; the gRPC port is required, e.g. ${example}`,
     };
   }
   const port = checkPort(hp.port, raw);

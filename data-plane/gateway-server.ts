@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../control-plane/routes.js';
+import { CONTROL_PLANE_PREFIX, OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../control-plane/routes.js';
 import { retiredUpstreams, type GatewayState } from './gateway-state.js';
 import type { GatewayMetrics } from './metrics.js';
 import { answerClientError, sendDirect, sendError } from './respond.js';
@@ -132,7 +132,7 @@ export class GatewayServer {
       sendError(res, 'BAD_REQUEST', `invalid percent-encoding in request path`);
       return;
     }
-    if (OWN.has(path) || path.startsWith(OWN_PREFIX)) {
+    if (OWN.has(path) || path.startsWith(OWN_PREFIX) || path.startsWith(CONTROL_PLANE_PREFIX)) {
       own(req, res);
       return;
     }
@@ -188,6 +188,8 @@ export class GatewayServer {
   }
 
   private readonly contexts = new Map<string, UpstreamContext>();
+  /** Rate limit of upstream-failure log lines, per backend and reason. */
+  private readonly logged = new Map<string, { at: number; suppressed: number }>();
 
   private contextFor(backend: string): UpstreamContext {
     let ctx = this.contexts.get(backend);
@@ -197,7 +199,18 @@ export class GatewayServer {
         maxBodyBytes: this.cfg.maxBodyBytes,
         onUpstreamError: (reason, err) => {
           metrics.upstreamErrors.inc({ backend, reason });
-          logger.warn({ backend, reason, err: err instanceof Error ? err.message : String(err) }, 'upstream request failed');
+          // At most one line per backend and reason a second: a dead backend under load would
+          // otherwise spend more CPU on logging than on answering (the counter has every failure).
+          const key = `${backend}\0${reason}`;
+          const now = Date.now();
+          const last = this.logged.get(key);
+          if (last && now - last.at < 1000) {
+            last.suppressed++;
+            return;
+          }
+          const suppressed = last?.suppressed ?? 0;
+          this.logged.set(key, { at: now, suppressed: 0 });
+          logger.warn({ backend, reason, err: err instanceof Error ? err.message : String(err), ...(suppressed ? { suppressed } : {}) }, 'upstream request failed');
         },
       };
       this.contexts.set(backend, ctx);

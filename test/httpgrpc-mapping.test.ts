@@ -156,14 +156,21 @@ describe('response mapping', () => {
       cancelled = true;
       return { body: 'unused' };
     };
-    const c = new Client(proxy.url);
-    const ac = new AbortController();
-    const pending = c.request({ path: '/slow', method: 'GET', signal: ac.signal }).catch((e: unknown) => e);
-    await waitFor(() => server.inFlight === 1, 'the call to reach the backend');
-    ac.abort();
-    await pending;
-    await waitFor(() => cancelled, 'the backend to see the cancellation', 400); // well under the 500 ms deadline
-    await c.close();
-    await waitFor(() => server.inFlight === 0, 'the handler to finish');
+    // A long deadline, so only the client going away can end the call.
+    const patient = await startProxy([server.endpoint], { timeoutMs: 60_000 });
+    await waitFor(() => readyCount(patient.upstream) === 1, 'the endpoint to be ready');
+    const c = new Client(patient.url);
+    try {
+      const ac = new AbortController();
+      const pending = c.request({ path: '/slow', method: 'GET', signal: ac.signal }).catch((e: unknown) => e);
+      await waitFor(() => server.inFlight === 1, 'the call to reach the backend');
+      ac.abort();
+      await pending;
+      await waitFor(() => cancelled, 'the backend to see the cancellation', 10_000);
+      await waitFor(() => server.inFlight === 0, 'the handler to finish');
+    } finally {
+      await c.close();
+      await patient.close();
+    }
   });
 });

@@ -83,6 +83,8 @@ export interface GatewayOptions {
   readonly extraFlags?: readonly string[];
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[];
+  /** Another build's dist/app/cli.js (BENCH_COMPARE_CLI); default: this checkout's. */
+  readonly cli?: string;
 }
 
 export interface GatewayTarget extends Target {
@@ -99,7 +101,7 @@ export async function gateway(dir: string, cpu: string | undefined, o: GatewayOp
   writeFileSync(configFile, o.configYaml);
   const args = [
     ...(o.nodeFlags ?? []),
-    GATEWAY_CLI,
+    o.cli ?? GATEWAY_CLI,
     '-target=gateway',
     `-config.file=${configFile}`,
     '-server.http-listen-address=127.0.0.1',

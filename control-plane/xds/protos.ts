@@ -113,7 +113,11 @@ export function encodeResource(typeUrlOrName: string, object: PlainMessage): Uin
 /** Decodes `bytes` as the message named by `typeUrl` into a plain object (see TO_OBJECT). */
 export function decodeResource(typeUrlOrName: string, bytes: Uint8Array): PlainMessage {
   const type = lookupType(typeUrlOrName);
-  return type.toObject(type.decode(bytes), TO_OBJECT) as PlainMessage;
+  // Not protobufjs's reader for Node Buffers: it cuts a string that runs past the end short instead
+  // of failing, so a truncated resource would decode as a different, shorter one. The base Reader
+  // checks every length against the bytes there are.
+  const reader = new protobuf.Reader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return type.toObject(type.decode(reader), TO_OBJECT) as PlainMessage;
 }
 
 function checkAnyTypes(value: unknown, at: string): void {

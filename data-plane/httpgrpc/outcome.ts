@@ -33,9 +33,18 @@ export function neverReachedBackend(err: ServiceError): boolean {
   return d.startsWith('No connection established') || d.startsWith('round_robin: No connection established') || d === 'Stream refused by server';
 }
 
-/** Details grpc-js writes when the connection died with the call in flight. */
+/**
+ * Details grpc-js writes when the connection died with the call in flight. A socket error (a TCP
+ * reset, a keepalive timeout) comes through as the error's own message (subchannel-call.js, the
+ * ECONNRESET/ETIMEDOUT branch): "read ECONNRESET".
+ */
 function connectionLost(details: string): boolean {
-  return details === 'Connection dropped' || details.startsWith('Write error') || details.startsWith('Write failed');
+  return (
+    details === 'Connection dropped' ||
+    details.startsWith('Write error') ||
+    details.startsWith('Write failed') ||
+    /^(read|write) (ECONNRESET|ETIMEDOUT|EPIPE)$/.test(details)
+  );
 }
 
 /**

@@ -23,6 +23,8 @@ export class FaultBackend {
   readonly started: string[] = [];
   /** Paths of requests whose connection closed before the answer was complete. */
   readonly abandoned: string[] = [];
+  /** Paths of requests answered in full. */
+  readonly completed: string[] = [];
   private readonly server: http.Server;
   port = 0;
 
@@ -48,9 +50,7 @@ export class FaultBackend {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     this.started.push(url);
-    res.once('close', () => {
-      if (!res.writableFinished) this.abandoned.push(url);
-    });
+    res.once('close', () => (res.writableFinished ? this.completed : this.abandoned).push(url));
     req.resume();
     const path = url.split('?')[0]!;
     const fault = path.slice(path.lastIndexOf('/') + 1);

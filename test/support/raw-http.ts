@@ -19,6 +19,8 @@ export interface RawOptions {
   readonly gapMs?: number;
   /** Stop sending the remaining parts once the server has answered or closed. */
   readonly stopWhenAnswered?: boolean;
+  /** Send each next part only once this holds (checked on every answer byte and every 10 ms). */
+  readonly nextWhen?: (received: string) => boolean;
 }
 
 /** Sends `parts` on one fresh connection and collects the answer until the server closes it. */
@@ -54,6 +56,10 @@ export function rawExchange(port: number, parts: string | ReadonlyArray<string |
       const next = (): void => {
         if (done || i >= list.length) return;
         if (opts.stopWhenAnswered && chunks.length > 0) return;
+        if (i > 0 && opts.nextWhen && !opts.nextWhen(Buffer.concat(chunks).toString('latin1'))) {
+          timer = setTimeout(next, 10);
+          return;
+        }
         s.write(list[i++]!);
         if (i < list.length) timer = setTimeout(next, opts.gapMs ?? 0);
       };

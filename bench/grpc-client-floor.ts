@@ -1,0 +1,84 @@
+// How much of the httpgrpc path is grpc-js itself? CPU per unary httpgrpc call of this process (the
+// client) with a grpc-js Client, as the gateway uses it, and with gRPC framed by hand on node:http2
+// (the floor any Node httpgrpc client sits on). The server runs elsewhere (the bench's peers process).
+//   node dist/bench/grpc-client-floor.js <host:port> <body-file> [calls=20000] [concurrency=50]
+// Prints one JSON line: { grpcJsUs, rawHttp2Us } (median of 3 runs each, interleaved).
+
+import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
+import { encodeRequest } from '../data-plane/httpgrpc/codec.js';
+import { HANDLE_METHOD } from '../data-plane/httpgrpc/connection-pool.js';
+
+const [address, bodyFile, callsArg, concArg] = process.argv.slice(2);
+if (!address || !bodyFile) {
+  process.stderr.write('usage: grpc-client-floor.js <host:port> <body-file> [calls] [concurrency]\n');
+  process.exit(2);
+}
+const CALLS = Number(callsArg ?? 20_000);
+const CONCURRENCY = Number(concArg ?? 50);
+const message = encodeRequest({
+  method: 'POST',
+  url: '/api/v1/push',
+  headers: [{ key: 'Content-Type', values: ['application/x-protobuf'] }],
+  body: readFileSync(bodyFile),
+});
+const identity = (b: Buffer): Buffer => b;
+
+const client = new grpc.Client(`ipv4:${address}`, grpc.credentials.createInsecure());
+function grpcJsCall(): Promise<void> {
+  return new Promise((resolve) => {
+    const md = new grpc.Metadata();
+    md.set('x-scope-orgid', 'bench');
+    client.makeUnaryRequest(HANDLE_METHOD, identity, identity, message, md, { deadline: Date.now() + 10_000 }, () => resolve());
+  });
+}
+
+// gRPC over HTTP/2 by hand: one length-prefixed message (5-byte header), status in trailers.
+const session = http2.connect(`http://${address}`);
+const frame = Buffer.alloc(5 + message.length);
+frame.writeUInt32BE(message.length, 1);
+message.copy(frame, 5);
+function rawCall(): Promise<void> {
+  return new Promise((resolve) => {
+    const s = session.request({
+      ':method': 'POST',
+      ':path': HANDLE_METHOD,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'grpc-timeout': '10S',
+      'x-scope-orgid': 'bench',
+    });
+    s.on('data', () => undefined);
+    s.on('close', resolve);
+    s.end(frame);
+  });
+}
+
+async function cpuPerCall(call: () => Promise<void>): Promise<number> {
+  let started = 0;
+  const before = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (started < CALLS) {
+        started++;
+        await call();
+      }
+    }),
+  );
+  const u = process.cpuUsage(before);
+  return (u.user + u.system) / CALLS;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+await cpuPerCall(grpcJsCall); // warm-up both
+await cpuPerCall(rawCall);
+const g: number[] = [];
+const r: number[] = [];
+for (let i = 0; i < 3; i++) {
+  g.push(await cpuPerCall(grpcJsCall));
+  r.push(await cpuPerCall(rawCall));
+}
+client.close();
+session.close();
+process.stdout.write(`${JSON.stringify({ grpcJsUs: median(g), rawHttp2Us: median(r) })}\n`);
