@@ -61,12 +61,12 @@ export class HttpUpstream implements Upstream {
     // api-stream handler per request (about a quarter of the gateway's CPU per request; BENCHMARKS.md).
     this.pool.dispatch(
       { path: req.url ?? '/', method: method as 'GET', headers, body, reset: !this.backend.enableKeepalive },
-      new ResponseRelay(res, (err) => this.fail(err, res, ctx, false)),
+      new ResponseRelay(res, (err) => this.fail(err, res, ctx)),
     );
   }
 
-  private fail(err: unknown, res: ServerResponse, ctx: UpstreamContext, clientGone: boolean): void {
-    if (clientGone) return;
+  /** Reports a failed upstream request; the relay has already dropped errors after the client left. */
+  private fail(err: unknown, res: ServerResponse, ctx: UpstreamContext): void {
     const { key, reason, text } = classify(err, this.backend.timeoutMs);
     if (key === 'BODY_TOO_LARGE') {
       sendError(res, key, `request body exceeds ${ctx.maxBodyBytes} bytes (-server.http-max-request-body-bytes)`, { connection: 'close' });

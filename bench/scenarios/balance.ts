@@ -23,6 +23,11 @@ interface Round {
   readonly rps: number;
 }
 
+/** max/min, or why there is none: a distributor that got no request at all. */
+function spread(x: number): string {
+  return Number.isFinite(x) ? fmt(x, 3) : '∞ (one got none)';
+}
+
 function delta(before: PeerCounts, after: PeerCounts, keys: readonly string[], field: 'requests' | 'connections'): number[] {
   return keys.map((k) => (after[k]?.[field] ?? 0) - (before[k]?.[field] ?? 0));
 }
@@ -75,8 +80,8 @@ export async function balance(ctx: BenchContext): Promise<{ md: string; json: Re
           String(k.clients),
           mid.requests.join(' / '),
           isL4 ? mid.connections.join(' / ') : '(3 HTTP/2 conns)',
-          fmt(mid.maxMin, 3),
-          fmt(worst.maxMin, 3),
+          spread(mid.maxMin),
+          spread(worst.maxMin),
           fmt(median(rounds.map((r) => r.rps)), 0),
         ],
         rounds,

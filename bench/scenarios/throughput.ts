@@ -10,6 +10,7 @@ import { fmt, median, mib, sleep, table } from '../lib/report.js';
 import { baselineProxy, distributorConfig, gateway, haproxyHttp, nginxBackend, nginxProxy, type Target } from '../lib/targets.js';
 
 const PATH = '/api/v1/push';
+const LABELS: Record<string, string> = { nginx: 'nginx (1 worker)', haproxy: 'HAProxy (1 thread)', 'node-undici': 'node:http + undici (baseline)' };
 
 export interface ThroughputResult {
   readonly md: string;
@@ -80,7 +81,7 @@ export async function throughput(ctx: BenchContext, which: { a: boolean; b: bool
       rows.push({ target: { ...backend, child: undefined }, others, label: 'direct to backend (no proxy)' });
       for (const t of [await nginxProxy(ctx.dir, ctx.cpu.proxy, upstream), await haproxyHttp(ctx.dir, ctx.cpu.proxy, upstream), await baselineProxy(ctx.dir, ctx.cpu.proxy, backend.url)]) {
         started.push(t);
-        rows.push({ target: t, others, label: t.name === 'node-undici' ? 'node:http + undici (baseline)' : `${t.name} (1 worker)` });
+        rows.push({ target: t, others, label: LABELS[t.name] ?? t.name });
       }
       rows.push({ target: gw, others, label: 'metrics-gateway (http://)' });
       for (const v of variants()) {
