@@ -1,7 +1,6 @@
 // Declarative config fields: one definition gives the YAML key, the flag, the default and the help
 // text (dskit's flagext habit: each component registers its own fields, with defaults, in one place).
 
-import { GatewayError } from './errors.js';
 import { formatDuration, parseBytes, parseDuration } from './units.js';
 
 export type FieldType = 'string' | 'bool' | 'int' | 'duration' | 'bytes';
@@ -154,8 +153,4 @@ export function checkTree(root: Section, tree: ValueTree, path: string[] = []): 
     }
   }
   return problems;
-}
-
-export function configError(message: string): GatewayError {
-  return new GatewayError('CONFIG_BAD_VALUE', message);
 }

@@ -2,7 +2,6 @@
 // typed view the modules use. Flags override the file; the file overrides defaults.
 
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { GatewayError } from './errors.js';
 import {
   checkTree,
@@ -186,8 +185,4 @@ export function num(tree: ValueTree, path: string): number {
 export function sub(tree: ValueTree, key: string): ValueTree {
   const v = tree[key];
   return v !== undefined && typeof v === 'object' ? v : {};
-}
-
-export function defaultNodeId(): string {
-  return `${os.hostname()}-${process.pid}`;
 }

@@ -28,7 +28,7 @@ describe('metrics-gateway -help', () => {
     expect(r.stdout).toContain('(default "5m")');
   });
 
-  it('accepts --help and -h style double dashes', () => {
+  it('accepts --help with two dashes', () => {
     expect(runCli(['--help']).code).toBe(0);
   });
 });

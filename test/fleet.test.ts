@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { GATEWAY_METADATA_KEY } from '../control-plane/translate.js';
 import { encodeResource, decodeResource } from '../control-plane/xds/protos.js';
+import type { NodeView } from '../control-plane/xds/node-registry.js';
 import { TYPE_URL, type TypeUrl, type XdsResource } from '../control-plane/xds/resource.js';
 import { startDistributors, type Distributors } from './support/distributors.js';
 import { HttpBackend } from './support/http-backend.js';
@@ -66,11 +67,19 @@ describe('a fleet of gateways on one control plane', () => {
   };
 
   it('shows both gateways in the control plane node registry with ACKed versions', async () => {
-    const res = await request(`${cp.url}/control-plane/api/v1/nodes`);
-    const body = (await res.body.json()) as { nodes: Array<{ node_id?: string; nodeId?: string; cluster: string; types: Record<string, { ackedVersion?: string; acked_version?: string }> }> };
-    const ids = body.nodes.map((n) => n.nodeId ?? n.node_id).sort();
-    expect(ids).toEqual(['gw-0', 'gw-1']);
+    // Every type each gateway ACKed is the version the control plane serves (the ACK is on its way
+    // when the gateway applies, so poll).
+    const served = cp.modules.controlPlane!.cache.getSnapshot()!.versions();
+    const types = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
+    const body = (await eventually(async () => {
+      const b = (await (await request(`${cp.url}/control-plane/api/v1/nodes`)).body.json()) as { nodes: NodeView[] };
+      return b.nodes.length === 2 && b.nodes.every((n) => types.every((t) => n.types[t]?.ackedVersion === served[t])) ? b : undefined;
+    }, 'both gateways to ACK every type'))!;
+    expect(body.nodes.map((n) => n.nodeId).sort()).toEqual(['gw-0', 'gw-1']);
     expect(body.nodes.every((n) => n.cluster === 'fleet-test')).toBe(true);
+    for (const n of body.nodes) {
+      for (const t of types) expect(n.types[t]?.ackedVersion).toBe(served[t]);
+    }
   });
 
   it('applies a config change on both gateways', async () => {
