@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { DnsServer } from '../examples/local/dns-server.js';
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
+import { onSharedPort } from './support/distributors.js';
 import { HttpBackend } from './support/http-backend.js';
 import { appliedVersion, eventually, startGateway, type RunningGateway } from './support/gateway.js';
 import { startLoad } from './support/load.js';
@@ -40,10 +41,9 @@ describe('config edits under continuous load', () => {
   beforeAll(async () => {
     dns = await DnsServer.start({ host: '127.0.0.1', port: 0 });
     // Two distributor sets under two names: .2/.3 are "a", .4/.5 are "b", all on one port.
-    const first = await HttpGrpcServer.start({ host: '127.0.0.2', port: 0, record: false });
-    port = first.port;
-    grpcServers.push(first);
-    for (const host of ['127.0.0.3', '127.0.0.4', '127.0.0.5']) grpcServers.push(await HttpGrpcServer.start({ host, port, record: false }));
+    const shared = await onSharedPort(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'], (host, p) => HttpGrpcServer.start({ host, port: p, record: false }), (s) => s.port, (s) => s.kill());
+    port = shared.port;
+    grpcServers.push(...shared.servers);
     dns.setRecords('a.test', [{ type: 'A', address: '127.0.0.2', ttl: 1 }, { type: 'A', address: '127.0.0.3', ttl: 1 }]);
     dns.setRecords('b.test', [{ type: 'A', address: '127.0.0.4', ttl: 1 }, { type: 'A', address: '127.0.0.5', ttl: 1 }]);
     qfA = await HttpBackend.start('qf-a', '127.0.0.6');

@@ -12,6 +12,7 @@ import {
   type NodeMessage,
 } from '../../control-plane/xds/ads-service.js';
 import { decodeFixture } from './xds-fixtures.js';
+import { eventually as poll } from './poll.js';
 
 // A raw ADS client for tests: sends exactly the requests a test writes and hands back
 // responses one at a time, with a deadline, so protocol rules can be checked message by message.
@@ -178,11 +179,7 @@ export function deltaContents(res: DeltaDiscoveryResponseMessage): string[] {
 
 /** Polls `cond` until true or the deadline. */
 export async function eventually(cond: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await poll(cond, what, timeoutMs, 5);
 }
 
 export interface AdsHarness {

@@ -19,15 +19,30 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Keep only the first and the last this many characters of the output (`keepOutput`). */
+export interface CliOptions {
+  /**
+   * A gateway whose backend is down logs a line per failed request (rate-limited, but a load test
+   * runs long): keep the start and the tail only.
+   */
+  readonly keepOutput?: number;
+}
+
 /** Starts the binary on port 0, reads the bound port from its start-up log line, waits for /ready. */
-export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
+export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: CliOptions = {}): Promise<Child> {
   const proc = spawn(process.execPath, [CLI, '-server.http-listen-address=127.0.0.1', '-server.http-listen-port=0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let tail = '';
+  const keep = opts.keepOutput ?? Infinity;
+  const onData = (d: Buffer): void => {
+    if (out.length < keep) out += d.toString();
+    else tail = (tail + d.toString()).slice(-keep);
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 15_000;
   let url = '';
@@ -60,7 +75,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     proc,
     port,
     url,
-    output: () => out,
+    output: () => (tail === '' ? out : `${out}\n[...]\n${tail}`),
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null) proc.kill(signal);
       return exited;

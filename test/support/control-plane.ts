@@ -13,6 +13,7 @@ import { buildModules, type Modules, type ModuleOptions } from '../../app/module
 import type { BuildStatus } from '../../control-plane/control-plane.js';
 import type { PlainMessage } from '../../control-plane/xds/protos.js';
 import type { NodeView } from '../../control-plane/xds/node-registry.js';
+import { eventually } from './poll.js';
 
 export interface RunningControlPlane {
   readonly modules: Modules;
@@ -127,12 +128,7 @@ export const metricsOf = async (url: string): Promise<string> => (await getText(
 
 /** Polls `check` (sync or async) until it returns true or the deadline passes. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await eventually(check, what, timeoutMs, 20);
 }
 
 /**

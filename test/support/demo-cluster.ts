@@ -5,6 +5,7 @@
 
 import { DemoDistributor } from '../../examples/local/demo-distributor.js';
 import { DnsServer } from '../../examples/local/dns-server.js';
+import { onSharedPort } from './distributors.js';
 
 export const CLUSTER_DNS_NAME = 'distributor.test';
 
@@ -46,24 +47,17 @@ export class DemoCluster {
   /** Starts a distributor on each host (one shared port) and publishes their A records. */
   static async start(hosts: readonly string[], opts: DemoClusterOptions = {}): Promise<DemoCluster> {
     const dns = await DnsServer.start({ host: '127.0.0.1', port: 0 });
-    // The first distributor picks a free port; the others reuse it on their own address. A clash with
-    // an unrelated listener on another address is possible but rare: retry with a fresh port.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const first = await DemoDistributor.start({ host: hosts[0]!, port: 0 });
-      const cluster = new DemoCluster(dns, first.server.port, opts);
-      cluster.track(hosts[0]!, first);
-      try {
-        for (const h of hosts.slice(1)) cluster.track(h, await DemoDistributor.start({ host: h, port: cluster.port }));
-      } catch {
-        for (const d of cluster.running.values()) d.kill();
-        continue;
-      }
+    try {
+      const { servers, port } = await onSharedPort(hosts, (host, p) => DemoDistributor.start({ host, port: p }), (d) => d.server.port, (d) => d.kill());
+      const cluster = new DemoCluster(dns, port, opts);
+      servers.forEach((d, i) => cluster.track(hosts[i]!, d));
       for (const h of hosts) cluster.published.add(h);
       cluster.publish();
       return cluster;
+    } catch (err) {
+      await dns.close();
+      throw err;
     }
-    await dns.close();
-    throw new Error(`could not bind distributors on ${hosts.join(', ')} with one port`);
   }
 
   /** dns://<dns server>/distributor.test:<port> */

@@ -20,22 +20,7 @@ export interface Distributors {
 
 export async function startDistributors(hosts: readonly string[], handler?: HttpGrpcHandler, ttl = 1): Promise<Distributors> {
   const dns = await DnsServer.start({ host: '127.0.0.1', port: 0 });
-  const servers: HttpGrpcServer[] = [];
-  let port = 0;
-  // The first server picks a free port; the others reuse it on their own address. A clash with an
-  // unrelated listener on another address is possible but rare: retry with a fresh port.
-  for (let attempt = 0; attempt < 5 && servers.length < hosts.length; attempt++) {
-    await Promise.all(servers.splice(0).map((s) => s.kill()));
-    try {
-      const first = await HttpGrpcServer.start({ host: hosts[0]!, port: 0, handler });
-      servers.push(first);
-      port = first.port;
-      for (const h of hosts.slice(1)) servers.push(await HttpGrpcServer.start({ host: h, port, handler }));
-    } catch {
-      continue;
-    }
-  }
-  if (servers.length < hosts.length) throw new Error('could not bind distributors on one port');
+  const { servers, port } = await onSharedPort(hosts, (host, p) => HttpGrpcServer.start({ host, port: p, handler }), (s) => s.port, (s) => s.kill());
   const publish = (list: readonly string[]): void => dns.setRecords(DNS_NAME, list.map((address) => ({ type: 'A' as const, address, ttl })));
   publish(hosts);
   return {
@@ -55,4 +40,28 @@ export async function startDistributors(hosts: readonly string[], handler?: Http
       await dns.close();
     },
   };
+}
+
+/**
+ * One server per host, all on one port (as pods behind a headless Service): the first picks a free
+ * port, the others bind it on their own address. A clash with an unrelated listener on another
+ * address is possible but rare: then all are stopped and a fresh port is tried.
+ */
+export async function onSharedPort<T>(
+  hosts: readonly string[],
+  start: (host: string, port: number) => Promise<T>,
+  portOf: (server: T) => number,
+  stop: (server: T) => unknown,
+): Promise<{ servers: T[]; port: number }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const first = await start(hosts[0]!, 0);
+    const servers = [first];
+    try {
+      for (const h of hosts.slice(1)) servers.push(await start(h, portOf(first)));
+      return { servers, port: portOf(first) };
+    } catch {
+      for (const server of servers) stop(server);
+    }
+  }
+  throw new Error(`could not bind servers on ${hosts.join(', ')} with one port`);
 }

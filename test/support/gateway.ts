@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../../app/config.js';
 import { buildModules, type ModuleOptions, type Modules } from '../../app/modules.js';
+export { eventually } from './poll.js';
 
 export interface RunningGateway {
   readonly url: string;
@@ -36,18 +37,3 @@ export async function appliedVersion(gatewayUrl: string): Promise<string> {
   return body.applied?.version ?? '';
 }
 
-/** Polls until `fn` returns a truthy value or the deadline passes; returns the value. */
-export async function eventually<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 5000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Endpoint } from '../../control-plane/model.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream, type HttpGrpcUpstreamOptions } from '../../data-plane/httpgrpc/index.js';
+import { eventually } from './poll.js';
 
 export interface Proxy {
   readonly upstream: HttpGrpcUpstream;
@@ -47,11 +48,7 @@ export async function startProxy(
 
 /** Poll `cond` until it holds; fail with `what` after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(cond, what, timeoutMs, 5);
 }
 
 export function readyCount(upstream: HttpGrpcUpstream): number {
