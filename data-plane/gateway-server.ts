@@ -171,13 +171,13 @@ export class GatewayServer {
       return;
     }
     const started = performance.now();
-    const gauge = this.deps.metrics.inflightFor(backend);
-    gauge.inc();
+    const inflight = this.deps.metrics.inflight;
+    inflight.inc({ backend });
     this.inflight++;
     const label = route.label;
     res.once('close', () => {
       this.inflight--;
-      gauge.dec();
+      inflight.dec({ backend });
       const seconds = (performance.now() - started) / 1000;
       this.deps.metrics.observe(backend, label, req.method ?? 'GET', res.statusCode, seconds);
       if (this.debug) {
