@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // metrics-gateway: one binary, components chosen with -target (Mimir/GEM conventions).
 
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../core/errors.js';
 import { loadConfig, str } from './config.js';
 import { helpText } from './help.js';
 import { createLogger, type LogFormat } from './logger.js';

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { display, type Section, type ValueTree } from './config-schema.js';
+import { display, type Section, type ValueTree } from '../core/config-schema.js';
 
 /** The effective config as YAML, as /config shows it: durations readable, secrets redacted. */
 export function configYaml(schema: Section, tree: ValueTree): string {

@@ -2,7 +2,7 @@
 // typed view the modules use. Flags override the file; the file overrides defaults.
 
 import { readFileSync } from 'node:fs';
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../core/errors.js';
 import {
   checkTree,
   coerce,
@@ -16,11 +16,12 @@ import {
   type FlagDef,
   type Section,
   type ValueTree,
-} from './config-schema.js';
+} from '../core/config-schema.js';
 import { parseFlags } from './flags.js';
 import { expandEnv } from './expand-env.js';
 import { readYamlTree } from './yaml-tree.js';
-import { gatewaySchema } from '../data-plane/gateway-config.js';
+import { gatewayFields } from '../data-plane/gateway-config.js';
+import { proxySchema } from '../control-plane/proxy-config.js';
 import { controlPlaneSchema } from '../control-plane/control-plane-config.js';
 
 export const TARGETS = ['gateway', 'control-plane', 'all'] as const;
@@ -76,7 +77,8 @@ export const rootSchema: Section = section({
   target: field('string', 'gateway', `Component to run: ${TARGETS.join(', ')}.`, { check: oneOf(TARGETS) }),
   server: serverSchema,
   api: apiSchema,
-  gateway: gatewaySchema,
+  // GEM's layout: gateway.proxy (the backends, read by the control plane) beside the gateway's own fields.
+  gateway: section({ proxy: proxySchema, ...gatewayFields }),
   control_plane: controlPlaneSchema,
 });
 

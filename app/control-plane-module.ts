@@ -7,24 +7,24 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { reloadConfig, str, sub, type LoadedConfig } from './config.js';
-import type { ValueTree } from './config-schema.js';
+import type { ValueTree } from '../core/config-schema.js';
 import { Service } from './services.js';
 import { ConfigWatcher, contentHash } from '../control-plane/config-watcher.js';
 import { ControlPlane, type ConfigFacts } from '../control-plane/control-plane.js';
 import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
 import { registerControlPlaneApi } from '../control-plane/http-api.js';
-import { routeTable } from '../control-plane/routes.js';
+import { routeTable } from '../core/routes.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
-import { effectiveBackends } from '../data-plane/gateway-config.js';
+import { effectiveBackends } from '../control-plane/proxy-config.js';
 
 /** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
 export const GATEWAY_LISTENER = 'metrics-gateway';
 
 export function configFacts(tree: ValueTree): ConfigFacts {
   return {
-    backends: effectiveBackends(sub(tree, 'gateway')),
+    backends: effectiveBackends(sub(sub(tree, 'gateway'), 'proxy')),
     routes: routeTable({ prometheus: str(tree, 'api.prometheus_http_prefix'), alertmanager: str(tree, 'api.alertmanager_http_prefix') }),
   };
 }

@@ -1,4 +1,4 @@
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../core/errors.js';
 
 // -config.expand-env: ${VAR} and ${VAR:default}, as Mimir does, line by line so that
 // positions in later error messages still point at the right line.

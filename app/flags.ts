@@ -2,7 +2,7 @@
 // -flag=value, -flag value, --flag=value, and a bare -flag for booleans.
 
 import { closest } from 'fastest-levenshtein';
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../core/errors.js';
 
 export interface FlagSpec {
   readonly name: string;

@@ -1,4 +1,4 @@
-import { display } from './config-schema.js';
+import { display } from '../core/config-schema.js';
 import { allFlags, META_FLAGS } from './config.js';
 
 const TYPE_WORD: Readonly<Record<string, string>> = { string: 'string', int: 'int', duration: 'duration', bytes: 'bytes', bool: '' };

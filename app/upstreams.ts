@@ -3,7 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Backend, Endpoint } from '../control-plane/model.js';
+import type { Backend, Endpoint } from '../core/model.js';
 import { HttpUpstream } from '../data-plane/http-upstream.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream } from '../data-plane/httpgrpc/index.js';
 import type { UpstreamFactory } from '../data-plane/xds-apply.js';

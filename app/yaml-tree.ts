@@ -3,8 +3,8 @@
 
 import { closest } from 'fastest-levenshtein';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
-import { coerce, type Section, type ValueTree } from './config-schema.js';
-import { GatewayError, type ErrorKey } from './errors.js';
+import { coerce, type Section, type ValueTree } from '../core/config-schema.js';
+import { GatewayError, type ErrorKey } from '../core/errors.js';
 
 interface Problem {
   key: ErrorKey;

@@ -1,6 +1,6 @@
 // The `control_plane:` config block and its flags.
 
-import { field, section, type FieldValue, type Section } from '../app/config-schema.js';
+import { field, section, type FieldValue, type Section } from '../core/config-schema.js';
 
 const atLeastOneSecond = (v: FieldValue): string | undefined =>
   typeof v === 'number' && v < 1000 ? `must be at least 1s (DNS is never asked more often), got ${v}ms` : undefined;

@@ -3,8 +3,8 @@
 
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { dnsTargetKey, type Backend, type DnsTarget, type Endpoint } from './model.js';
-import type { RouteRule } from './routes.js';
+import { dnsTargetKey, type Backend, type DnsTarget, type Endpoint } from '../core/model.js';
+import type { RouteRule } from '../core/routes.js';
 import type { EndpointSource } from './dns/dns-watcher.js';
 import { buildSnapshot, SnapshotBuildError, type ResourceTransform } from './snapshot-builder.js';
 import type { ListenerSpec } from './translate.js';

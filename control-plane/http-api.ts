@@ -7,8 +7,7 @@ import type { BuildStatus } from './control-plane.js';
 import type { DnsTargetStatus } from './dns/dns-watcher.js';
 import type { NodeRegistry } from './xds/node-registry.js';
 import type { SnapshotCache } from './xds/snapshot-cache.js';
-import { shortType } from './xds/snapshot.js';
-import { TYPE_ORDER } from './xds/resource.js';
+import { shortType, TYPE_ORDER } from '../xds/resource.js';
 
 export interface ControlPlaneApiDeps {
   readonly nodes: NodeRegistry;

@@ -3,9 +3,9 @@
 // A snapshot failing any check is never served.
 
 import { translate, type TranslateInput } from './translate.js';
-import { validateResource } from './xds/validate.js';
+import { validateResource } from '../xds/validate.js';
 import { Snapshot } from './xds/snapshot.js';
-import { TYPE_ORDER, type TypeUrl, type XdsResource } from './xds/resource.js';
+import { TYPE_ORDER, type TypeUrl, type XdsResource } from '../xds/resource.js';
 
 export class SnapshotBuildError extends Error {
   constructor(

@@ -6,10 +6,20 @@
 //    the EDS clusters and their ClusterLoadAssignments, which `xds:///<backend>` channels consume.
 
 import { isIP } from 'node:net';
-import { dnsTargetKey, type Backend, type BackendName, type Endpoint, type HttpTarget } from './model.js';
-import { unsetBackendMessage, type RouteRule } from './routes.js';
-import { TYPE_URL, TYPE_ORDER, type ResourceRef, type TypeUrl, type XdsResource } from './xds/resource.js';
-import { encodeResource, type PlainMessage } from './xds/protos.js';
+import { dnsTargetKey, type Backend, type BackendName, type Endpoint, type HttpTarget } from '../core/model.js';
+import { unsetBackendMessage, type RouteRule } from '../core/routes.js';
+import { backendMetadata } from '../xds/gateway-metadata.js';
+import {
+  HCM_TYPE_URL,
+  ROUTER_TYPE_URL,
+  TYPE_ORDER,
+  TYPE_URL,
+  UPSTREAM_TLS_TYPE_URL,
+  type ResourceRef,
+  type TypeUrl,
+  type XdsResource,
+} from '../xds/resource.js';
+import { encodeResource, type PlainMessage } from '../xds/protos.js';
 
 export interface ListenerSpec {
   /** Listener and RouteConfiguration name, e.g. 'metrics-gateway'. */
@@ -28,13 +38,6 @@ export interface TranslateInput {
 }
 
 export type TranslatedResources = ReadonlyMap<TypeUrl, readonly XdsResource[]>;
-
-/** filter_metadata key under which each cluster says how the gateway proxies to it. */
-export const GATEWAY_METADATA_KEY = 'metrics-gateway';
-export const HCM_TYPE_URL =
-  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-export const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 
 /** Envoy's default connect timeout; a shorter per-request timeout caps it. */
 const MAX_CONNECT_TIMEOUT_MS = 5000;
@@ -98,39 +101,6 @@ function connectTimeout(b: Backend): PlainMessage {
   return duration(b.timeoutMs > 0 ? Math.min(b.timeoutMs, MAX_CONNECT_TIMEOUT_MS) : MAX_CONNECT_TIMEOUT_MS);
 }
 
-/** google.protobuf.Struct, keys sorted. protobufjs's bundled well-known types use camelCase names. */
-function struct(values: Record<string, string | number | boolean>): PlainMessage {
-  const fields: Record<string, PlainMessage> = {};
-  for (const key of Object.keys(values).sort(cmp)) {
-    const v = values[key];
-    if (typeof v === 'string') fields[key] = { stringValue: v };
-    else if (typeof v === 'number') fields[key] = { numberValue: v };
-    else if (typeof v === 'boolean') fields[key] = { boolValue: v };
-  }
-  return { fields };
-}
-
-/** How the gateway proxies to this cluster; read by the data plane, ignored by Envoy and gRPC. */
-function metadata(b: Backend): PlainMessage {
-  const t = b.target;
-  const tlsEnabled = t.kind === 'http' ? t.scheme === 'https' || b.tls.enabled : b.tls.enabled;
-  const values = {
-    backend: b.name,
-    proxy: t.kind === 'dns' ? 'httpgrpc' : 'http',
-    url: b.url,
-    enable_keepalive: b.enableKeepalive,
-    timeout_ms: b.timeoutMs,
-    tls_enabled: tlsEnabled,
-    tls_insecure_skip_verify: b.tls.insecureSkipVerify,
-    tls_server_name: b.tls.serverName,
-    tls_ca_path: b.tls.caPath,
-    tls_cert_path: b.tls.certPath,
-    tls_key_path: b.tls.keyPath,
-    ...(t.kind === 'dns' ? { dns_target: dnsTargetKey(t) } : { base_path: t.basePath }),
-  };
-  return { filter_metadata: { [GATEWAY_METADATA_KEY]: struct(values) } };
-}
-
 function socketAddress(address: string, port: number): PlainMessage {
   return { socket_address: { address, port_value: port } };
 }
@@ -163,7 +133,7 @@ function edsCluster(b: Backend): PlainMessage {
     eds_cluster_config: { eds_config: adsSource() },
     connect_timeout: connectTimeout(b),
     lb_policy: 'ROUND_ROBIN',
-    metadata: metadata(b),
+    metadata: backendMetadata(b),
   };
 }
 
@@ -177,7 +147,7 @@ function httpCluster(b: Backend, t: HttpTarget): PlainMessage {
     lb_policy: 'ROUND_ROBIN',
     load_assignment: loadAssignment(b.name, [{ address: t.host, port: t.port }]),
     ...(t.scheme === 'https' || b.tls.enabled ? { transport_socket: upstreamTls(b, t) } : {}),
-    metadata: metadata(b),
+    metadata: backendMetadata(b),
   };
 }
 

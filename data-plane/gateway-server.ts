@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { CONTROL_PLANE_PREFIX, OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../control-plane/routes.js';
+import { CONTROL_PLANE_PREFIX, OWN_EXACT_PATHS, OWN_PREFIX, unsetBackendMessage } from '../core/routes.js';
 import { retiredUpstreams, type GatewayState } from './gateway-state.js';
 import type { GatewayMetrics } from './metrics.js';
 import { answerClientError, sendDirect, sendError } from './respond.js';

@@ -1,6 +1,6 @@
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERRORS, type ErrorKey } from '../app/errors.js';
+import { ERRORS, type ErrorKey } from '../core/errors.js';
 
 /** Answers with one of the registry's errors: status, stable code header, one-line body. */
 export function sendError(res: ServerResponse, key: ErrorKey, message: string, extraHeaders?: Record<string, string>): void {

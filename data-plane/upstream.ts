@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Backend } from '../control-plane/model.js';
+import type { Backend } from '../core/model.js';
 
 /** What the server hands an upstream with each request. */
 export interface UpstreamContext {

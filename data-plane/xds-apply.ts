@@ -4,15 +4,14 @@
 // pools and HTTP/2 connections stay; an httpgrpc upstream gets its new endpoint set in place.
 
 import { isDeepStrictEqual } from 'node:util';
-import { BACKEND_NAMES, type Backend, type BackendName, type Endpoint } from '../control-plane/model.js';
-import { GATEWAY_METADATA_KEY } from '../control-plane/translate.js';
-import { TYPE_URL, type TypeUrl } from '../control-plane/xds/resource.js';
-import { parseBackendUrl } from './backend-url.js';
+import type { Backend, Endpoint } from '../core/model.js';
+import { backendFromCluster } from '../xds/gateway-metadata.js';
+import { TYPE_URL, type TypeUrl } from '../xds/resource.js';
 import type { GatewayState } from './gateway-state.js';
 import { Router, type RouteInput } from './router.js';
 import type { Upstream } from './upstream.js';
 import type { AcceptedResources } from './xds/accepted-state.js';
-import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssignment, type DecodedRoute, type DecodedRouteConfiguration, type DecodedStruct } from './xds/decoded.js';
+import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssignment, type DecodedRoute, type DecodedRouteConfiguration } from '../xds/decoded.js';
 
 export interface UpstreamFactory {
   create(backend: Backend): Upstream;
@@ -44,7 +43,7 @@ export function buildGatewayState(
     if (r.cluster === undefined || wanted.has(r.cluster)) continue;
     const cluster = accepted.clusters.get(r.cluster);
     if (!cluster) return { waiting: `cluster "${r.cluster}"` };
-    const backend = backendOf(cluster);
+    const backend = backendFromCluster(cluster);
     if (typeof backend === 'string') return { waiting: backend };
     let endpoints: Endpoint[] | undefined;
     if (backend.target.kind === 'dns') {
@@ -81,7 +80,7 @@ export function checkResources(typeUrl: TypeUrl, resources: ReadonlyMap<string, 
   const problems: string[] = [];
   if (typeUrl === TYPE_URL.cluster) {
     for (const c of resources.values() as Iterable<DecodedCluster>) {
-      const b = backendOf(c);
+      const b = backendFromCluster(c);
       if (typeof b === 'string') problems.push(`Cluster "${c.name}": ${b}`);
     }
   } else if (typeUrl === TYPE_URL.route) {
@@ -134,55 +133,4 @@ function endpointsOf(cla: DecodedClusterLoadAssignment): Endpoint[] {
     }
   }
   return out;
-}
-
-type Meta = Readonly<Record<string, string | number | boolean>>;
-
-function metadataOf(cluster: DecodedCluster): Meta | undefined {
-  const s: DecodedStruct | undefined = cluster.metadata?.filter_metadata?.[GATEWAY_METADATA_KEY];
-  if (!s?.fields) return undefined;
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(s.fields)) {
-    const value = v.stringValue ?? v.numberValue ?? v.boolValue;
-    if (value !== undefined) out[k] = value;
-  }
-  return out;
-}
-
-/** The backend a cluster describes, or why it cannot be served. */
-function backendOf(cluster: DecodedCluster): Backend | string {
-  const m = metadataOf(cluster);
-  const name = (BACKEND_NAMES as readonly string[]).includes(String(m?.['backend'])) ? (m!['backend'] as BackendName) : 'default';
-  let url = typeof m?.['url'] === 'string' ? m['url'] : '';
-  if (url === '') {
-    // A cluster from another control plane: plain HTTP to its single static address.
-    const sa = cluster.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
-    if (!sa?.address || !sa.port_value) return `no "${GATEWAY_METADATA_KEY}" metadata url and no static address to proxy to`;
-    url = `http://${sa.address.includes(':') ? `[${sa.address}]` : sa.address}:${sa.port_value}`;
-  }
-  const parsed = parseBackendUrl(url);
-  if ('problem' in parsed) return `metadata url: ${parsed.problem}`;
-  const proxy = m?.['proxy'] ?? (parsed.target.kind === 'dns' ? 'httpgrpc' : 'http');
-  if (proxy !== 'http' && proxy !== 'httpgrpc') return `metadata proxy ${JSON.stringify(proxy)} is neither "http" nor "httpgrpc"`;
-  if ((proxy === 'httpgrpc') !== (parsed.target.kind === 'dns')) return `metadata proxy "${proxy}" does not fit url ${JSON.stringify(url)}`;
-  if (proxy === 'httpgrpc' && cluster.type !== 'EDS') return 'an httpgrpc cluster must be of type EDS';
-  const num = (k: string, d: number): number => (typeof m?.[k] === 'number' ? (m[k] as number) : d);
-  const str = (k: string): string => (typeof m?.[k] === 'string' ? (m[k] as string) : '');
-  const bool = (k: string, d: boolean): boolean => (typeof m?.[k] === 'boolean' ? (m[k] as boolean) : d);
-  const scheme = parsed.target.kind === 'http' ? parsed.target.scheme : undefined;
-  return {
-    name,
-    url,
-    target: parsed.target,
-    enableKeepalive: bool('enable_keepalive', true),
-    timeoutMs: num('timeout_ms', 300_000),
-    tls: {
-      enabled: bool('tls_enabled', scheme === 'https'),
-      caPath: str('tls_ca_path'),
-      certPath: str('tls_cert_path'),
-      keyPath: str('tls_key_path'),
-      serverName: str('tls_server_name'),
-      insecureSkipVerify: bool('tls_insecure_skip_verify', false),
-    },
-  };
 }

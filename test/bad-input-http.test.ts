@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { BACKEND_NAMES } from '../control-plane/model.js';
+import { BACKEND_NAMES } from '../core/model.js';
 import { FaultBackend, PARTIAL_BYTES } from './support/fault-backend.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { parseResponse, rawExchange, type RawExchange } from './support/raw-http.js';

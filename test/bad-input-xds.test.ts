@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { routeTable } from '../control-plane/routes.js';
-import { encodeResource, type PlainMessage } from '../control-plane/xds/protos.js';
-import { TYPE_URL, type TypeUrl, type XdsResource } from '../control-plane/xds/resource.js';
+import { routeTable } from '../core/routes.js';
+import { encodeResource, type PlainMessage } from '../xds/protos.js';
+import { TYPE_URL, type TypeUrl, type XdsResource } from '../xds/resource.js';
 import { Snapshot } from '../control-plane/xds/snapshot.js';
 import { backendsFrom, GATEWAY_LISTENER } from './support/fixtures.js';
 import { appliedVersion, eventually, startGateway, type RunningGateway } from './support/gateway.js';

@@ -12,10 +12,9 @@ import {
 import { startDistributors, type Distributors } from './support/distributors.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { HttpBackend } from './support/http-backend.js';
-import { TYPE_URL, type TypeUrl, type XdsResource } from '../control-plane/xds/resource.js';
-import { encodeResource, type PlainMessage } from '../control-plane/xds/protos.js';
+import { shortType, TYPE_URL, type TypeUrl, type XdsResource } from '../xds/resource.js';
+import { encodeResource, type PlainMessage } from '../xds/protos.js';
 import type { NodeView } from '../control-plane/xds/node-registry.js';
-import { shortType } from '../control-plane/xds/snapshot.js';
 
 // The control plane as an operator meets it: the -target=control-plane binary and its HTTP API,
 // what happens when the config file or a snapshot is bad (the last good snapshot stays served and

@@ -8,8 +8,8 @@ import type { DnsWatcherOptions } from '../control-plane/dns/dns-watcher.js';
 import { normalizeEndpoints, sameEndpoints } from '../control-plane/dns/endpoint-set.js';
 import { resolveDnsTarget } from '../control-plane/dns/resolver.js';
 import type { DnsResolution } from '../control-plane/dns/resolver.js';
-import { dnsTargetKey } from '../control-plane/model.js';
-import type { DnsTarget, Endpoint } from '../control-plane/model.js';
+import { dnsTargetKey } from '../core/model.js';
+import type { DnsTarget, Endpoint } from '../core/model.js';
 import { DnsServer } from '../examples/local/dns-server.js';
 
 const cleanups: Array<() => unknown> = [];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERRORS } from '../app/errors.js';
+import { ERRORS } from '../core/errors.js';
 
 describe('error registry', () => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');

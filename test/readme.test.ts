@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allFlags, META_FLAGS } from '../app/config.js';
-import { BACKEND_NAMES } from '../control-plane/model.js';
+import { BACKEND_NAMES } from '../core/model.js';
 
 // The README's flag reference covers every flag the binary has (per-backend flags by their pattern).
 describe('README flag reference', () => {

@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { translate, orderRoutes, GATEWAY_METADATA_KEY } from '../control-plane/translate.js';
-import { unsetBackendMessage } from '../control-plane/routes.js';
-import { TYPE_URL, TYPE_ORDER, type TypeUrl, type XdsResource } from '../control-plane/xds/resource.js';
-import { decodeResource, encodeResource, type PlainMessage } from '../control-plane/xds/protos.js';
-import { validateResource } from '../control-plane/xds/validate.js';
-import { routeTable } from '../control-plane/routes.js';
+import { translate, orderRoutes } from '../control-plane/translate.js';
+import { GATEWAY_METADATA_KEY } from '../xds/gateway-metadata.js';
+import { unsetBackendMessage } from '../core/routes.js';
+import { TYPE_URL, TYPE_ORDER, type TypeUrl, type XdsResource } from '../xds/resource.js';
+import { decodeResource, encodeResource, type PlainMessage } from '../xds/protos.js';
+import { validateResource } from '../xds/validate.js';
+import { routeTable } from '../core/routes.js';
 import {
   backend, backendsFrom, endpointMap, endpoints, partialInput, realisticInput, referenceRoute, DISTRIBUTOR_URL,
   GATEWAY_LISTENER,

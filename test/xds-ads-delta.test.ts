@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TYPE_URL } from '../control-plane/xds/resource.js';
+import { TYPE_URL } from '../xds/resource.js';
 import { deltaContents, eventually, metricValue, startAds, type AdsHarness, type DeltaTestStream } from './support/ads-client.js';
 import { cluster, endpoints, snapshotOf } from './support/xds-fixtures.js';
 

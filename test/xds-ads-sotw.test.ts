@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TYPE_URL } from '../control-plane/xds/resource.js';
+import { TYPE_URL } from '../xds/resource.js';
 import { startAds, eventually, metricValue, sotwContents, type AdsHarness, type SotwTestStream } from './support/ads-client.js';
 import { cluster, endpoints, listener, routeConfig, snapshotOf } from './support/xds-fixtures.js';
 

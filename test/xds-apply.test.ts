@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Backend, Endpoint } from '../control-plane/model.js';
+import type { Backend, Endpoint } from '../core/model.js';
 import { translate, type TranslateInput } from '../control-plane/translate.js';
-import { decodeResource } from '../control-plane/xds/protos.js';
-import { TYPE_URL, type TypeUrl } from '../control-plane/xds/resource.js';
+import { decodeResource } from '../xds/protos.js';
+import { TYPE_URL, type TypeUrl } from '../xds/resource.js';
 import { buildGatewayState, type UpstreamFactory } from '../data-plane/xds-apply.js';
 import type { Upstream } from '../data-plane/upstream.js';
 import type { AcceptedResources } from '../data-plane/xds/accepted-state.js';

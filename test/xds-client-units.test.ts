@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HCM_TYPE_URL, ROUTER_TYPE_URL } from '../control-plane/translate.js';
-import { encodeResource } from '../control-plane/xds/protos.js';
-import { TYPE_URL, type TypeUrl } from '../control-plane/xds/resource.js';
+import { encodeResource } from '../xds/protos.js';
+import { HCM_TYPE_URL, ROUTER_TYPE_URL, TYPE_URL, type TypeUrl } from '../xds/resource.js';
 import { AcceptedStore } from '../data-plane/xds/accepted-state.js';
 import { Backoff } from '../data-plane/xds/backoff.js';
-import { edsNameOf, rdsNamesOf, type DecodedListener } from '../data-plane/xds/decoded.js';
+import { edsNameOf, rdsNamesOf, type DecodedListener } from '../xds/decoded.js';
 import { checkResponse, nackMessage, type CheckedResource } from '../data-plane/xds/response-check.js';
 import { desiredSubscription, requestNames } from '../data-plane/xds/subscriptions.js';
 

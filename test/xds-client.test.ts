@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TYPE_URL, type TypeUrl } from '../control-plane/xds/resource.js';
-import type { PlainMessage } from '../control-plane/xds/protos.js';
+import { TYPE_URL, type TypeUrl } from '../xds/resource.js';
+import type { PlainMessage } from '../xds/protos.js';
 import type { AcceptedResources, XdsClient } from '../data-plane/xds/ads-client.js';
 import { eventually, metricValue } from './support/ads-client.js';
 import { endpointMap, endpoints, partialInput, realisticInput, DISTRIBUTOR_URL, backendsFrom } from './support/fixtures.js';

@@ -6,7 +6,7 @@ import { nodesOf, snapshotOf, startControlPlane, statusOf, until, type RunningCo
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
 import { decodeResponse, encodeRequest } from '../data-plane/httpgrpc/codec.js';
 import { HANDLE_METHOD } from '../data-plane/httpgrpc/connection-pool.js';
-import { TYPE_URL } from '../control-plane/xds/resource.js';
+import { TYPE_URL } from '../xds/resource.js';
 import type { NodeView } from '../control-plane/xds/node-registry.js';
 
 // Conformance with a real proxyless gRPC xDS client (@grpc/grpc-js-xds, gRFC A27/A28): it dials

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { NodeRegistry } from '../control-plane/xds/node-registry.js';
-import { TYPE_URL } from '../control-plane/xds/resource.js';
+import { TYPE_URL } from '../xds/resource.js';
 import { SnapshotCache, SnapshotInconsistentError } from '../control-plane/xds/snapshot-cache.js';
 import { Snapshot, versionOf } from '../control-plane/xds/snapshot.js';
 import { deltaAnswer, sotwAnswer, TOLD_ABSENT } from '../control-plane/xds/watch-answers.js';

@@ -2,9 +2,9 @@ import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeResource, encodeResource, envoyRoot, envoyRootLoadMs, lookupType, newProtoRoot, PARSE_OPTIONS, type PlainMessage,
-} from '../control-plane/xds/protos.js';
-import { rulesOf, validateMessage, validateResource } from '../control-plane/xds/validate.js';
-import { TYPE_URL } from '../control-plane/xds/resource.js';
+} from '../xds/protos.js';
+import { rulesOf, validateMessage, validateResource } from '../xds/validate.js';
+import { TYPE_URL } from '../xds/resource.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';

@@ -6,8 +6,8 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { DnsTarget, Endpoint } from '../model.js';
-import { dnsTargetKey, formatHostPort } from '../model.js';
+import type { DnsTarget, Endpoint } from '../../core/model.js';
+import { dnsTargetKey, formatHostPort } from '../../core/model.js';
 import { sameEndpoints } from './endpoint-set.js';
 import { resolveDnsTarget } from './resolver.js';
 import type { DnsResolution, ResolveFn } from './resolver.js';

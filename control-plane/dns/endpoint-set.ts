@@ -2,7 +2,7 @@
 // order a DNS server happened to list its records in (servers rotate them, RFC 1794).
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Endpoint } from '../model.js';
+import type { Endpoint } from '../../core/model.js';
 
 /** Fixed-width hex key: IPv4 sorts before IPv6, and both numerically (10.0.0.2 before 10.0.0.10). */
 function addressKey(address: string): string {

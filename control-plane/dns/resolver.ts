@@ -5,8 +5,8 @@
 import { promises as dns } from 'node:dns';
 import type { RecordWithTtl } from 'node:dns';
 import { isIP } from 'node:net';
-import type { DnsTarget, Endpoint } from '../model.js';
-import { formatHostPort } from '../model.js';
+import type { DnsTarget, Endpoint } from '../../core/model.js';
+import { formatHostPort } from '../../core/model.js';
 import { normalizeEndpoints } from './endpoint-set.js';
 
 export type DnsResolution =

@@ -7,7 +7,7 @@ import {
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-} from './ads-service.js';
+} from '../../xds/ads-service.js';
 import { DeltaStream } from './delta-stream.js';
 import { NodeRegistry } from './node-registry.js';
 import type { SnapshotCache } from './snapshot-cache.js';

@@ -1,8 +1,7 @@
-import type { DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage } from './ads-service.js';
+import type { DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage } from '../../xds/ads-service.js';
 import type { Cancel } from './snapshot-cache.js';
-import { WILDCARD_TYPES, type TypeUrl } from './resource.js';
+import { typeLabel, WILDCARD_TYPES, type TypeUrl } from '../../xds/resource.js';
 import { servedType, toAny, type StreamDeps } from './stream-common.js';
-import { typeLabel } from './xds-metrics.js';
 import { MUST_RETELL, TOLD_ABSENT, type DeltaAnswer, type KnownVersion } from './watch-answers.js';
 
 // The state of one DeltaAggregatedResources (incremental) stream, per envoy's

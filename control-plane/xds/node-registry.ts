@@ -1,4 +1,5 @@
-import type { NodeMessage, StructMessage, StructValueMessage } from './ads-service.js';
+import type { NodeMessage } from '../../xds/ads-service.js';
+import { structToJson, type JsonValue } from '../../xds/struct.js';
 import type { SnapshotStatus } from './snapshot-cache.js';
 import type { AdsProtocol } from './xds-metrics.js';
 
@@ -6,8 +7,6 @@ import type { AdsProtocol } from './xds-metrics.js';
 // Bounded on purpose (go-control-plane #597 kept per-node state forever): an entry lives
 // while its stream is open; after that only the last `retainDisconnected` entries are kept,
 // for at most `retainMs`, so an operator can still see a gateway that just dropped.
-
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 export interface TypeStatus {
   lastSent: { version: string; nonce: string; at: string } | null;
@@ -170,29 +169,5 @@ export class NodeRegistry {
     let drop = Math.max(0, this.disconnected.length - this.retainDisconnected);
     while (drop < this.disconnected.length && (this.disconnected[drop]?.disconnectedAt ?? 0) < cutoff) drop++;
     if (drop > 0) this.disconnected = this.disconnected.slice(drop);
-  }
-}
-
-/** google.protobuf.Struct (as proto-loader decodes it) → plain JSON. */
-export function structToJson(s: StructMessage): { [k: string]: JsonValue } {
-  const out: { [k: string]: JsonValue } = {};
-  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = valueToJson(v);
-  return out;
-}
-
-function valueToJson(v: StructValueMessage): JsonValue {
-  switch (v.kind) {
-    case 'numberValue':
-      return v.numberValue ?? 0;
-    case 'stringValue':
-      return v.stringValue ?? '';
-    case 'boolValue':
-      return v.boolValue ?? false;
-    case 'structValue':
-      return v.structValue ? structToJson(v.structValue) : {};
-    case 'listValue':
-      return (v.listValue?.values ?? []).map(valueToJson);
-    default:
-      return null;
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { TYPE_ORDER, type TypeUrl } from './resource.js';
+import { TYPE_ORDER, type TypeUrl } from '../../xds/resource.js';
 import type { Snapshot } from './snapshot.js';
 import {
   deltaAnswer,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TYPE_ORDER, type TypeUrl, type XdsResource } from './resource.js';
+import { shortType, TYPE_ORDER, type TypeUrl, type XdsResource } from '../../xds/resource.js';
 
 // An immutable, versioned set of xDS resources: what the whole fleet should run.
 // Modelled on go-control-plane pkg/cache/v3/snapshot.go: a version per type URL, and a
@@ -125,10 +125,4 @@ export class Snapshot {
     }
     return problems;
   }
-}
-
-/** `type.googleapis.com/envoy.config.cluster.v3.Cluster` → `Cluster`, for messages. */
-export function shortType(typeUrl: string): string {
-  const i = typeUrl.lastIndexOf('.');
-  return i >= 0 ? typeUrl.slice(i + 1) : typeUrl;
 }

@@ -1,8 +1,7 @@
-import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from './ads-service.js';
+import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from '../../xds/ads-service.js';
 import type { Cancel } from './snapshot-cache.js';
-import { WILDCARD_TYPES, type TypeUrl } from './resource.js';
+import { typeLabel, WILDCARD_TYPES, type TypeUrl } from '../../xds/resource.js';
 import { servedType, toAny, type StreamDeps } from './stream-common.js';
-import { typeLabel } from './xds-metrics.js';
 import type { SotwAnswer } from './watch-answers.js';
 
 // The state of one StreamAggregatedResources (state of the world) stream, per envoy's

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { AnyMessage } from './ads-service.js';
+import type { AnyMessage } from '../../xds/ads-service.js';
 import type { SnapshotCache } from './snapshot-cache.js';
-import { TYPE_ORDER, type TypeUrl, type XdsResource } from './resource.js';
+import { TYPE_ORDER, type TypeUrl, type XdsResource } from '../../xds/resource.js';
 import type { StreamRecord } from './node-registry.js';
 import type { AdsMetrics } from './xds-metrics.js';
 

@@ -1,4 +1,4 @@
-import type { TypeUrl, XdsResource } from './resource.js';
+import type { TypeUrl, XdsResource } from '../../xds/resource.js';
 import type { Snapshot } from './snapshot.js';
 
 // What a watch would answer from a given snapshot, as pure functions: the cache calls them

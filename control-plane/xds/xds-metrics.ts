@@ -1,21 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { TYPE_URL } from './resource.js';
 
 // Metrics of the xDS cache and ADS servers, registered on the Registry the caller passes.
 
 export type AdsProtocol = 'sotw' | 'delta';
-
-const TYPE_LABEL: ReadonlyMap<string, string> = new Map([
-  [TYPE_URL.cluster, 'cds'],
-  [TYPE_URL.endpoint, 'eds'],
-  [TYPE_URL.listener, 'lds'],
-  [TYPE_URL.route, 'rds'],
-]);
-
-/** Label value for a type URL; anything a client made up is 'other', so cardinality stays bounded. */
-export function typeLabel(typeUrl: string): string {
-  return TYPE_LABEL.get(typeUrl) ?? 'other';
-}
 
 export class AdsMetrics {
   readonly connectedStreams: Gauge<'protocol'>;

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { isIPv6 } from 'node:net';
-import { formatHostPort, type Endpoint } from '../../control-plane/model.js';
+import { formatHostPort, type Endpoint } from '../../core/model.js';
 
 export const HANDLE_METHOD = '/httpgrpc.HTTP/Handle';
 

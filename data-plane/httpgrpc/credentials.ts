@@ -1,6 +1,6 @@
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import type { TlsSettings } from '../../control-plane/model.js';
+import type { TlsSettings } from '../../core/model.js';
 
 const read = (path: string): Buffer | null => (path === '' ? null : readFileSync(path));
 

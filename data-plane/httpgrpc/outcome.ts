@@ -1,5 +1,5 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import type { ErrorKey } from '../../app/errors.js';
+import type { ErrorKey } from '../../core/errors.js';
 import { decodeStatusResponse, type HttpGrpcResponseMessage } from './codec.js';
 import type { HttpGrpcErrorReason } from './metrics.js';
 

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ErrorKey } from '../../app/errors.js';
-import { formatHostPort, type Endpoint, type TlsSettings } from '../../control-plane/model.js';
+import type { ErrorKey } from '../../core/errors.js';
+import { formatHostPort, type Endpoint, type TlsSettings } from '../../core/model.js';
 import { ConnectionPool, type EndpointConnection } from './connection-pool.js';
 import { decodeResponse } from './codec.js';
 import { credentialsFor } from './credentials.js';

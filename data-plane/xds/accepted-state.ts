@@ -1,7 +1,7 @@
-import { TYPE_URL, TYPE_ORDER, type TypeUrl } from '../../control-plane/xds/resource.js';
+import { TYPE_URL, TYPE_ORDER, type TypeUrl } from '../../xds/resource.js';
 import type {
   DecodedCluster, DecodedClusterLoadAssignment, DecodedListener, DecodedRouteConfiguration,
-} from './decoded.js';
+} from '../../xds/decoded.js';
 import type { CheckedResource } from './response-check.js';
 
 // The resources the gateway has ACKed: the last good config. Each change produces a new

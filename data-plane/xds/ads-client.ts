@@ -3,9 +3,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
   loadAdsService, type DiscoveryRequestMessage, type DiscoveryResponseMessage, type NodeMessage,
-} from '../../control-plane/xds/ads-service.js';
-import { TYPE_ORDER, TYPE_URL, type TypeUrl } from '../../control-plane/xds/resource.js';
-import { shortType } from '../../control-plane/xds/snapshot.js';
+} from '../../xds/ads-service.js';
+import { shortType, TYPE_ORDER, TYPE_URL, type TypeUrl } from '../../xds/resource.js';
 import { AcceptedStore, type AcceptedResources } from './accepted-state.js';
 import { Backoff } from './backoff.js';
 import { nodeMessage, type JsonValue } from './node.js';
@@ -23,7 +22,7 @@ import { XdsClientStatusBook, type XdsClientStatus } from './xds-client-status.j
 export type { AcceptedResources } from './accepted-state.js';
 export type {
   DecodedCluster, DecodedClusterLoadAssignment, DecodedListener, DecodedRouteConfiguration,
-} from './decoded.js';
+} from '../../xds/decoded.js';
 export type { XdsClientStatus, XdsTypeStatus } from './xds-client-status.js';
 export type { JsonValue };
 

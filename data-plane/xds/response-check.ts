@@ -1,8 +1,7 @@
-import type { AnyMessage } from '../../control-plane/xds/ads-service.js';
-import { decodeResource, type PlainMessage } from '../../control-plane/xds/protos.js';
-import { shortType } from '../../control-plane/xds/snapshot.js';
-import type { TypeUrl } from '../../control-plane/xds/resource.js';
-import { validateResource } from '../../control-plane/xds/validate.js';
+import type { AnyMessage } from '../../xds/ads-service.js';
+import { decodeResource, type PlainMessage } from '../../xds/protos.js';
+import { shortType, type TypeUrl } from '../../xds/resource.js';
+import { validateResource } from '../../xds/validate.js';
 
 // First half of handling a DiscoveryResponse: decode every Any and run Envoy's PGV checks, as
 // Envoy does before it applies anything. Pure: the caller decides between ACK and NACK.

@@ -1,6 +1,6 @@
-import { TYPE_URL, type TypeUrl } from '../../control-plane/xds/resource.js';
+import { TYPE_URL, type TypeUrl } from '../../xds/resource.js';
 import type { AcceptedResources } from './accepted-state.js';
-import { edsNameOf, rdsNamesOf } from './decoded.js';
+import { edsNameOf, rdsNamesOf } from '../../xds/decoded.js';
 
 // What the gateway subscribes to, derived from what it has accepted, the way gRPC's xDS client
 // follows dependencies (gRFC A27): LDS for its one listener; RDS for the route configurations that

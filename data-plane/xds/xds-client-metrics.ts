@@ -1,6 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { typeLabel } from '../../control-plane/xds/xds-metrics.js';
-import type { TypeUrl } from '../../control-plane/xds/resource.js';
+import { typeLabel, type TypeUrl } from '../../xds/resource.js';
 
 // Metrics of the gateway's ADS client, registered on the Registry the caller passes. Type labels
 // are the control plane's (lds, rds, cds, eds), so both sides of a NACK line up in dashboards.

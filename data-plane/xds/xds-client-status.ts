@@ -1,4 +1,4 @@
-import { TYPE_ORDER, type TypeUrl } from '../../control-plane/xds/resource.js';
+import { TYPE_ORDER, type TypeUrl } from '../../xds/resource.js';
 import { ACCEPTED_FIELD, type AcceptedResources } from './accepted-state.js';
 import { requestNames, type TypeSubscription } from './subscriptions.js';
 

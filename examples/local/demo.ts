@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, str } from '../../app/config.js';
-import { GatewayError } from '../../app/errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { createLogger, type LogFormat } from '../../app/logger.js';
 import { buildModules } from '../../app/modules.js';
 import { DemoDistributor, encodeRemoteWrite } from './demo-distributor.js';

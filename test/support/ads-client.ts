@@ -10,7 +10,7 @@ import {
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
   type NodeMessage,
-} from '../../control-plane/xds/ads-service.js';
+} from '../../xds/ads-service.js';
 import { decodeFixture } from './xds-fixtures.js';
 import { eventually as poll } from './poll.js';
 

@@ -11,7 +11,7 @@ import { loadConfig } from '../../app/config.js';
 import { createLogger } from '../../app/logger.js';
 import { buildModules, type Modules, type ModuleOptions } from '../../app/modules.js';
 import type { BuildStatus } from '../../control-plane/control-plane.js';
-import type { PlainMessage } from '../../control-plane/xds/protos.js';
+import type { PlainMessage } from '../../xds/protos.js';
 import type { NodeView } from '../../control-plane/xds/node-registry.js';
 import { eventually } from './poll.js';
 

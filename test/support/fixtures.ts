@@ -4,9 +4,9 @@
 import {
   BACKEND_NAMES, dnsTargetKey, type Backend, type BackendName, type BackendTarget, type DnsTarget, type Endpoint,
   type TlsSettings,
-} from '../../control-plane/model.js';
-import { routeTable, type RouteRule } from '../../control-plane/routes.js';
-import { parseBackendUrl } from '../../data-plane/backend-url.js';
+} from '../../core/model.js';
+import { routeTable, type RouteRule } from '../../core/routes.js';
+import { parseBackendUrl } from '../../core/backend-url.js';
 import type { ListenerSpec, TranslateInput } from '../../control-plane/translate.js';
 
 export const NO_TLS: TlsSettings = {

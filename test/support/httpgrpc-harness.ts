@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { Endpoint } from '../../control-plane/model.js';
+import type { Endpoint } from '../../core/model.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream, type HttpGrpcUpstreamOptions } from '../../data-plane/httpgrpc/index.js';
 import { eventually } from './poll.js';
 

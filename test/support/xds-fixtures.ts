@@ -1,4 +1,4 @@
-import { TYPE_URL, type ResourceRef, type TypeUrl, type XdsResource } from '../../control-plane/xds/resource.js';
+import { TYPE_URL, type ResourceRef, type TypeUrl, type XdsResource } from '../../xds/resource.js';
 import { Snapshot } from '../../control-plane/xds/snapshot.js';
 
 // Snapshot fixtures for the xDS cache/server tests. The servers never decode resources, so a

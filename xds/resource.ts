@@ -10,6 +10,12 @@ export const TYPE_URL = {
 
 export type TypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
 
+/** Type URLs of the extensions our resources carry inside `typed_config` Anys. */
+export const HCM_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
 /**
  * ADS push order (envoy xds_protocol.rst, "Eventual consistency considerations"):
  * CDS, then EDS, then LDS, then RDS; removals after additions.
@@ -33,4 +39,22 @@ export interface XdsResource {
   readonly refs: readonly ResourceRef[];
   /** Plain-object (proto3 JSON-like) view, for config dumps and logs. */
   readonly view: unknown;
+}
+
+/** `type.googleapis.com/envoy.config.cluster.v3.Cluster` → `Cluster`, for messages. */
+export function shortType(typeUrl: string): string {
+  const i = typeUrl.lastIndexOf('.');
+  return i >= 0 ? typeUrl.slice(i + 1) : typeUrl;
+}
+
+const TYPE_LABEL: ReadonlyMap<string, string> = new Map([
+  [TYPE_URL.cluster, 'cds'],
+  [TYPE_URL.endpoint, 'eds'],
+  [TYPE_URL.listener, 'lds'],
+  [TYPE_URL.route, 'rds'],
+]);
+
+/** Metric label for a type URL; anything a client made up is 'other', so cardinality stays bounded. */
+export function typeLabel(typeUrl: string): string {
+  return TYPE_LABEL.get(typeUrl) ?? 'other';
 }

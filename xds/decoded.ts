@@ -2,7 +2,7 @@
 // them (snake_case, enums as strings, int64 as strings, Any expanded to {'@type', ...fields}).
 // Only what the data plane looks at is typed; everything else stays reachable as `unknown`.
 
-import { HCM_TYPE_URL } from '../../control-plane/translate.js';
+import { HCM_TYPE_URL } from './resource.js';
 
 /** google.protobuf.Duration in proto3 JSON-like form (int64 seconds decode as strings). */
 export interface DecodedDuration {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { BackendTarget, DnsServer } from '../control-plane/model.js';
+import type { BackendTarget, DnsServer } from './model.js';
 
 // Backend URLs: http(s)://host:port for the HTTP proxy, dns://[server]/host:port (RFC 4501) for httpgrpc.
 // Each failure message names the fix; the caller prefixes the field and position.

@@ -39,6 +39,10 @@ export function section(fields: Record<string, Node>): Section {
   return { kind: 'section', fields };
 }
 
+/** A `check` for numbers that must be above zero (sizes, timeouts). */
+export const positive = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && v <= 0 ? `must be greater than 0, got ${v}` : undefined;
+
 /** Plain nested values mirroring the YAML tree. */
 export interface ValueTree {
   [key: string]: FieldValue | ValueTree;
