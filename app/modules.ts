@@ -46,7 +46,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       registry,
       grpcAddress: embedded ? '127.0.0.1:0' : `${host === '' ? '0.0.0.0' : host.includes(':') ? `[${host}]` : host}:${num(cfg.tree, 'server.grpc_listen_port')}`,
       lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'),
-      listenerPort: num(cfg.tree, 'server.http_listen_port'),
+      listenerPort: num(cfg.tree, 'control_plane.listener_port'),
       transform: opts.transform,
     });
     services.push(...cp.services());

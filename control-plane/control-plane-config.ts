@@ -5,10 +5,22 @@ import { field, section, type FieldValue, type Section } from '../core/config-sc
 const atLeastOneSecond = (v: FieldValue): string | undefined =>
   typeof v === 'number' && v < 1000 ? `must be at least 1s (DNS is never asked more often), got ${v}ms` : undefined;
 
+const port = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && (v < 1 || v > 65535) ? `must be a port 1-65535, got ${v}` : undefined;
+
 export const controlPlaneSchema: Section = section({
   dns: section({
     lookup_period: field('duration', 5000, 'How often dns:// backend names are resolved again (also when their TTL expires, at most once a second).', {
       check: atLeastOneSecond,
     }),
   }),
+  // A config value, never this process's own listen port: replicas of the control plane must publish
+  // byte-identical snapshots (and so equal versions) for equal config and DNS answers, whatever port
+  // each one happens to listen on, or a gateway failing over would re-apply everything.
+  listener_port: field(
+    'int',
+    8080,
+    'Port in the gateway Listener resource of every snapshot, for Envoy proxies fed by this control plane (metrics-gateway gateways listen on their own -server.http-listen-port).',
+    { check: port },
+  ),
 });
