@@ -5,6 +5,7 @@ import { GatewayError } from '../core/errors.js';
 import { loadConfig, str } from './config.js';
 import { helpText } from './help.js';
 import { createLogger, type LogFormat } from './logger.js';
+import { checkConfig } from './config-check.js';
 import { buildModules } from './modules.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText());
     return 0;
   }
+  if (cfg.check) return checkConfig(cfg);
   const logger = createLogger({ level: str(cfg.tree, 'server.log_level'), format: str(cfg.tree, 'server.log_format') as LogFormat });
   let modules;
   try {

@@ -23,6 +23,7 @@ import { readYamlTree } from './yaml-tree.js';
 import { gatewayFields } from '../data-plane/gateway-config.js';
 import { proxySchema } from '../control-plane/proxy-config.js';
 import { controlPlaneSchema } from '../control-plane/control-plane-config.js';
+import { grpcTlsSchema } from './xds-tls.js';
 
 export const TARGETS = ['gateway', 'control-plane', 'all'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -52,6 +53,7 @@ export const serverSchema: Section = section({
   http_idle_timeout: field('duration', 120_000, 'Idle time after which a client keep-alive connection is closed.', {
     flag: 'server.http-idle-timeout',
   }),
+  grpc_tls_config: grpcTlsSchema,
   graceful_shutdown_timeout: field('duration', 30_000, 'Time to finish in-flight requests after SIGTERM.', {
     flag: 'server.graceful-shutdown-timeout',
   }),
@@ -86,6 +88,12 @@ export const rootSchema: Section = section({
 export const META_FLAGS = [
   { name: 'config.file', isBool: false, help: 'Configuration file to load (YAML).', default: '' },
   { name: 'config.expand-env', isBool: true, help: 'Expand ${VAR} and ${VAR:default} in the config file from the environment.', default: 'false' },
+  {
+    name: 'config.check',
+    isBool: true,
+    help: 'Check the config file and flags as start-up does (certificates, xDS resources included), print what would run and exit: 0 if valid, 1 with the errors.',
+    default: 'false',
+  },
   { name: 'help', isBool: true, help: 'Print this help and exit.', default: 'false' },
 ] as const;
 
@@ -102,6 +110,8 @@ export interface LoadedConfig {
   readonly file: string;
   readonly expandEnv: boolean;
   readonly help: boolean;
+  /** -config.check: validate, describe, exit. */
+  readonly check: boolean;
 }
 
 export function allFlags(): FlagDef[] {
@@ -126,6 +136,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     throw new GatewayError('FLAG_VALUE', `invalid boolean value ${JSON.stringify(v)} for -${name}: use true or false`);
   };
   const help = flagBool('help');
+  const check = flagBool('config.check');
   const expand = flagBool('config.expand-env');
   const file = parsed.values.get('config.file') ?? '';
   const overrides: FlagOverride[] = [];
@@ -137,7 +148,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     overrides.push({ path: def.path, value: r.value });
   }
   const tree = file === '' || help ? defaults(rootSchema) : parseConfigFile(file, expand, env);
-  return { tree: applyOverrides(tree, overrides, file), overrides, file, expandEnv: expand, help };
+  return { tree: applyOverrides(tree, overrides, file), overrides, file, expandEnv: expand, help, check };
 }
 
 /** Reads the config file again and puts the flags back on top (for live reload). Throws GatewayError. */

@@ -18,6 +18,10 @@ import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
+import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
+import { GatewayError } from '../core/errors.js';
+import { shortType, TYPE_ORDER } from '../xds/resource.js';
+import type { XdsServerTls } from './xds-tls.js';
 
 /** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
 export const GATEWAY_LISTENER = 'metrics-gateway';
@@ -37,6 +41,7 @@ export interface ControlPlaneModuleOptions {
   readonly grpcAddress: string;
   readonly lookupPeriodMs: number;
   readonly listenerPort: number;
+  readonly tls: XdsServerTls;
   readonly transform?: ResourceTransform;
 }
 
@@ -57,13 +62,42 @@ export class ControlPlaneModule {
     this.ads.addTo(this.grpcServer);
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.controlPlane = new ControlPlane({
-      listener: { name: GATEWAY_LISTENER, address: '0.0.0.0', port: opts.listenerPort },
+      listener: this.listener(),
       cache: this.cache,
       endpoints: this.dns,
       logger,
       registry: opts.registry,
       transform: opts.transform,
     });
+  }
+
+  private listener(): { name: string; address: string; port: number } {
+    return { name: GATEWAY_LISTENER, address: '0.0.0.0', port: this.opts.listenerPort };
+  }
+
+  /**
+   * What start-up checks before it serves, also run alone by -config.check: the config translates
+   * into a snapshot that passes validation and consistency (with no DNS answers yet, as a control
+   * plane starting while DNS fails publishes it). Throws GatewayError; returns what would be served.
+   */
+  check(): string[] {
+    const facts = configFacts(this.opts.cfg.tree);
+    let counts: string;
+    try {
+      const snapshot = buildSnapshot({ ...facts, endpoints: new Map(), listener: this.listener() });
+      counts = TYPE_ORDER.map((t) => `${snapshot.resources(t).size} ${shortType(t)}`).join(', ');
+    } catch (err) {
+      if (!(err instanceof SnapshotBuildError)) throw err;
+      throw new GatewayError('CONFIG_SNAPSHOT', `${err.message}\n  ${err.problems.join('\n  ')}`);
+    }
+    const dnsNames = facts.backends.flatMap((b) => (b.target.kind === 'dns' ? [`${b.name} → ${b.url}`] : []));
+    return [
+      `control plane: xDS on ${this.opts.grpcAddress}, ${this.opts.tls.description}`,
+      `  snapshot: ${counts}; listener port ${this.opts.listenerPort} (-control-plane.listener-port)`,
+      ...facts.backends.map((b) => `  backend ${b.name} → ${b.url} (${b.target.kind === 'dns' ? 'httpgrpc' : 'http'}, timeout ${b.timeoutMs / 1000}s)`),
+      ...(dnsNames.length > 0 ? [`  DNS names watched every ${this.opts.lookupPeriodMs / 1000}s: ${dnsNames.length}`] : []),
+      ...(this.opts.cfg.file !== '' ? [`  config file watched for changes: ${this.opts.cfg.file}`] : []),
+    ];
   }
 
   registerApi(app: FastifyInstance): void {
@@ -81,6 +115,7 @@ export class ControlPlaneModule {
     return [
       new Service('control-plane', {
         starting: async () => {
+          this.check();
           this.controlPlane.setConfig(configFacts(cfg.tree));
           if (cfg.file !== '') {
             this.configWatcher = new ConfigWatcher<ValueTree>({
@@ -104,8 +139,9 @@ export class ControlPlaneModule {
       new Service('xds-server', {
         starting: async () => {
           const port = await new Promise<number>((resolve, reject) =>
-            this.grpcServer.bindAsync(this.opts.grpcAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+            this.grpcServer.bindAsync(this.opts.grpcAddress, this.opts.tls.credentials, (err, p) => (err ? reject(err) : resolve(p))),
           );
+          this.opts.tls.source?.start();
           const host = this.opts.grpcAddress.slice(0, this.opts.grpcAddress.lastIndexOf(':'));
           this.address = `${host === '' || host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
         },
@@ -114,6 +150,7 @@ export class ControlPlaneModule {
           // end them now; xDS clients see UNAVAILABLE, keep their last good config and reconnect.
           this.grpcServer.forceShutdown();
           this.ads.closeStreams();
+          this.opts.tls.source?.stop();
         },
       }),
     ];

@@ -13,11 +13,21 @@ import { HttpGrpcMetrics } from '../data-plane/httpgrpc/index.js';
 import { GatewayMetrics } from '../data-plane/metrics.js';
 import { buildGatewayState, checkResources } from '../data-plane/xds-apply.js';
 import { XdsClient } from '../data-plane/xds/ads-client.js';
+import { GatewayError } from '../core/errors.js';
+import { probeXdsConnection } from './xds-connect-probe.js';
+import type { XdsClientTls } from './xds-tls.js';
+
+/** -gateway.xds.server-address as a list; empty: the in-process control plane. */
+export function configuredXdsServers(cfg: LoadedConfig): string[] {
+  return str(cfg.tree, 'gateway.xds.server_address').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
 
 export interface GatewayModuleOptions {
   readonly cfg: LoadedConfig;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** Credentials for every stream on the xDS channel (ADS now; load reporting shares them). */
+  readonly tls: XdsClientTls;
   /** xDS servers; a function because an embedded control plane's port is known only once it listens. */
   readonly servers: () => readonly string[];
   /** Embedded: start() waits (bounded) for the first config, so the process is ready when it returns. */
@@ -45,10 +55,31 @@ export class GatewayModule {
       {
         logger,
         metrics: new GatewayMetrics(registry),
-        notReadyReason: () =>
-          `the gateway waits for ${this.waiting} from the control plane at ${this.opts.servers().join(', ') || '(none)'} (-gateway.xds.server-address)`,
+        notReadyReason: () => this.notReadyReason(),
       },
     );
+  }
+
+  /** Why requests get 503 and /ready says no: what is awaited, from where, and why it does not come. */
+  notReadyReason(): string {
+    const why = this.client?.status().lastError?.why;
+    const servers = this.opts.servers().join(', ') || '(none)';
+    return `the gateway waits for ${this.waiting} from the control plane at ${servers} (-gateway.xds.server-address)${why ? `; cannot connect: ${why}` : ''}`;
+  }
+
+  /** What start-up checks of the gateway's own settings (-config.check); throws GatewayError. */
+  check(): string[] {
+    const servers = configuredXdsServers(this.opts.cfg);
+    for (const s of servers) {
+      const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d+)$/.exec(s);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        throw new GatewayError('CONFIG_BAD_VALUE', `-gateway.xds.server-address: ${JSON.stringify(s)} is not host:port (IPv6 as [::1]:9095)`);
+      }
+    }
+    const { cfg } = this.opts;
+    return [
+      `gateway: xDS from ${servers.length > 0 ? servers.join(', ') : 'the in-process control plane'} as node "${str(cfg.tree, 'gateway.xds.node_id')}" of cluster "${str(cfg.tree, 'gateway.xds.cluster')}", ${this.opts.tls.description}`,
+    ];
   }
 
   xdsStatus(): ReturnType<XdsClient['status']> | undefined {
@@ -64,7 +95,15 @@ export class GatewayModule {
     });
     return new Service('gateway', {
       starting: async () => {
+        this.check();
+        this.opts.tls.source?.start();
         this.client = new XdsClient({
+          credentials: this.opts.tls.credentials,
+          channelOptions: this.opts.tls.channelOptions,
+          explainConnectFailure: (server) => {
+            const { source, serverName, caPath } = this.opts.tls;
+            return probeXdsConnection(server, { tls: source ? { material: source.current, serverName, caPath } : undefined });
+          },
           servers: this.opts.servers(),
           node: { id: str(cfg.tree, 'gateway.xds.node_id'), cluster: str(cfg.tree, 'gateway.xds.cluster') },
           listenerName: GATEWAY_LISTENER,
@@ -94,6 +133,7 @@ export class GatewayModule {
       stopping: async () => {
         await this.server.close();
         await this.client?.stop();
+        this.opts.tls.source?.stop();
       },
     });
   }

@@ -10,8 +10,9 @@ import { Registry } from 'prom-client';
 import { configYaml } from './config-dump.js';
 import { num, rootSchema, str, type LoadedConfig, type Target } from './config.js';
 import { ControlPlaneModule } from './control-plane-module.js';
-import { GatewayModule } from './gateway-module.js';
+import { configuredXdsServers, GatewayModule } from './gateway-module.js';
 import { Service, ServiceManager } from './services.js';
+import { checkInProcessTls, xdsClientTls, xdsServerTls } from './xds-tls.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { registerAdminRoutes } from '../data-plane/admin-routes.js';
 
@@ -19,6 +20,8 @@ export interface Modules {
   start(): Promise<void>;
   stop(): Promise<void>;
   addresses(): Record<string, string>;
+  /** What start-up validates, without starting anything (-config.check): lines saying what would run. Throws GatewayError. */
+  check(): string[];
   readonly registry: Registry;
   readonly gateway: GatewayModule | undefined;
   readonly controlPlane: ControlPlaneModule | undefined;
@@ -34,11 +37,17 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
   const registry = new Registry();
   const services: Service[] = [];
   const addresses: Record<string, string> = {};
-  const xdsServers = str(cfg.tree, 'gateway.xds.server_address').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const xdsServers = configuredXdsServers(cfg);
   const embedded = target === 'gateway' && xdsServers.length === 0;
+  const runsControlPlane = target === 'control-plane' || target === 'all' || embedded;
+  const runsGateway = target === 'gateway' || target === 'all';
+  // Certificates are read here, before anything starts: a bad file fails start-up and -config.check alike.
+  const serverTls = runsControlPlane ? xdsServerTls(cfg.tree, logger) : undefined;
+  const clientTls = runsGateway ? xdsClientTls(cfg.tree, logger) : undefined;
+  if (serverTls && clientTls && xdsServers.length === 0) checkInProcessTls(serverTls, clientTls);
 
   let cp: ControlPlaneModule | undefined;
-  if (target === 'control-plane' || target === 'all' || embedded) {
+  if (serverTls) {
     const host = str(cfg.tree, 'server.grpc_listen_address');
     cp = new ControlPlaneModule({
       cfg,
@@ -47,6 +56,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       grpcAddress: embedded ? '127.0.0.1:0' : `${host === '' ? '0.0.0.0' : host.includes(':') ? `[${host}]` : host}:${num(cfg.tree, 'server.grpc_listen_port')}`,
       lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'),
       listenerPort: num(cfg.tree, 'control_plane.listener_port'),
+      tls: serverTls,
       transform: opts.transform,
     });
     services.push(...cp.services());
@@ -55,9 +65,10 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
 
   let gateway: GatewayModule | undefined;
   const manager = (): ServiceManager => managerRef;
-  if (target === 'gateway' || target === 'all') {
+  if (clientTls) {
     const gw = new GatewayModule({
       cfg,
+      tls: clientTls,
       logger,
       registry,
       servers: () => (xdsServers.length > 0 ? xdsServers : controlPlane ? [controlPlane.address] : []),
@@ -68,7 +79,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
     registerAdminRoutes(server.app, {
       registry,
       notReady: () =>
-        !manager().isReady() ? 'starting' : !server.listening ? 'shutting down' : server.current ? undefined : 'no configuration from the control plane yet',
+        !manager().isReady() ? 'starting' : !server.listening ? 'shutting down' : server.current ? undefined : gw.notReadyReason(),
       configYaml: () => configYaml(rootSchema, cfg.tree),
       state: () => server.current,
       xds: () => gw.xdsStatus(),
@@ -105,5 +116,14 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
     start: () => managerRef.startAll(),
     stop: () => managerRef.stopAll(),
     addresses: () => addresses,
+    check: () => {
+      const http = `${str(cfg.tree, 'server.http_listen_address') || '(all interfaces)'}:${num(cfg.tree, 'server.http_listen_port')}`;
+      return [
+        `target: ${target}${embedded ? ' (with an in-process control plane on -config.file)' : ''}`,
+        `HTTP on ${http}: ${gateway ? 'the gateway, ' : ''}/ready, /metrics, /config${controlPlane ? ', /control-plane/api/v1/' : ''}`,
+        ...(controlPlane?.check() ?? []),
+        ...(gateway?.check() ?? []),
+      ];
+    },
   };
 }

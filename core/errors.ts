@@ -23,6 +23,8 @@ export const ERRORS = {
   CONFIG_ENV: spec('GW_ERR_CONFIG_ENV', 0, 'a ${VAR} reference to an unset variable without a default'),
   FLAG_UNKNOWN: spec('GW_ERR_FLAG_UNKNOWN', 0, 'a command-line flag that does not exist'),
   FLAG_VALUE: spec('GW_ERR_FLAG_VALUE', 0, 'a command-line flag with a bad value'),
+  TLS_FILE: spec('GW_ERR_TLS_FILE', 0, 'a TLS certificate, key or CA file that cannot be read or used'),
+  CONFIG_SNAPSHOT: spec('GW_ERR_CONFIG_SNAPSHOT', 0, 'the config translates into xDS resources that fail validation'),
 
   // Requests answered by the gateway itself.
   BACKEND_UNSET: spec('GW_ERR_BACKEND_UNSET', 503, 'the route has no backend url and there is no default'),

@@ -12,6 +12,12 @@ export const gatewayFields: Readonly<Record<string, Node>> = {
     }),
     node_id: field('string', `${hostname()}-${process.pid}`, 'xDS node id this gateway reports (default hostname-pid).', { flag: 'gateway.xds.node-id' }),
     cluster: field('string', 'metrics-gateway', 'xDS node cluster this gateway reports (its fleet).', { flag: 'gateway.xds.cluster' }),
+    // Mimir's gRPC client TLS names (-<prefix>.tls-enabled, -tls-cert-path, ...).
+    tls_enabled: field('bool', false, 'Connect to the control plane over TLS.'),
+    tls_cert_path: field('string', '', 'Client certificate file (PEM) the gateway presents to the control plane (mutual TLS). Re-read when it changes.'),
+    tls_key_path: field('string', '', 'Private key file (PEM) of the client certificate.'),
+    tls_ca_path: field('string', '', "CA certificates (PEM) to verify the control plane's certificate with; empty: the system's CAs."),
+    tls_server_name: field('string', '', "Name to verify the control plane's certificate against (and send as SNI); empty: the host of -gateway.xds.server-address."),
   }),
   grpc_max_message_bytes: field(
     'bytes',

@@ -45,6 +45,13 @@ export interface XdsClientOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly random?: () => number };
   /** Defaults to plaintext. */
   readonly credentials?: grpc.ChannelCredentials;
+  /** Added to the channel's own options (e.g. grpc.ssl_target_name_override for the TLS server name). */
+  readonly channelOptions?: grpc.ChannelOptions;
+  /**
+   * Called after an attempt that got no response: why the server could not be reached, as a fix an
+   * operator can make (a TLS handshake the server refused, TLS on one side only), or undefined.
+   */
+  explainConnectFailure?(server: string): Promise<string | undefined>;
   /** Node.user_agent_version (the gateway's version). */
   readonly userAgentVersion?: string;
 }
@@ -88,6 +95,8 @@ export class XdsClient {
   private attempt = 0;
   private stream: ActiveStream | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Last explanation logged per server, so a failing server is explained once, not every retry. */
+  private readonly explained = new Map<string, string>();
 
   constructor(opts: XdsClientOptions) {
     if (opts.servers.length === 0) throw new Error('xds client: no control-plane servers configured');
@@ -141,7 +150,7 @@ export class XdsClient {
     const { Client } = loadAdsService();
     // A fresh channel per attempt: a reused one would add grpc-js's own reconnect backoff
     // (up to 120 s) on top of ours and could keep us away from a server that is back.
-    const client = new Client(server, this.opts.credentials ?? grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const client = new Client(server, this.opts.credentials ?? grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...this.opts.channelOptions });
     const method = (client as unknown as Record<string, (this: grpc.Client) => AdsCall>)['StreamAggregatedResources'];
     if (!method) throw new Error('xds client: StreamAggregatedResources missing from the loaded service');
     const call = method.call(client);
@@ -184,6 +193,7 @@ export class XdsClient {
 
   private markConnected(s: ActiveStream): void {
     if (this.book.isConnected()) return;
+    this.explained.delete(s.server);
     this.book.connected(s.server);
     this.metrics.setConnected(s.server, true);
     this.logger.info({ server: s.server }, 'xds client: ADS stream connected');
@@ -314,5 +324,20 @@ export class XdsClient {
       if (this.running) this.connect();
     }, delay);
     this.timer.unref();
+    if (!s.gotResponse) this.explain(s.server);
+  }
+
+  private explain(server: string): void {
+    const explain = this.opts.explainConnectFailure;
+    if (!explain) return;
+    explain.call(this.opts, server).then(
+      (why) => {
+        this.book.explain(server, why);
+        if (why === undefined || this.explained.get(server) === why) return;
+        this.explained.set(server, why);
+        this.logger.error({ server, why }, `xds client: cannot connect to the control plane: ${why}`);
+      },
+      () => undefined,
+    );
   }
 }

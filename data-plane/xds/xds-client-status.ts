@@ -30,7 +30,8 @@ export interface XdsClientStatus {
   readonly server: string | null;
   /** When `state` was entered. */
   readonly since: string | null;
-  readonly lastError: { readonly server: string; readonly message: string; readonly at: string } | null;
+  /** `why`: what to change, when the client could tell (e.g. a refused TLS handshake). */
+  readonly lastError: { readonly server: string; readonly message: string; readonly at: string; readonly why?: string } | null;
   /** While in backoff: when the next attempt starts. */
   readonly nextAttemptAt: string | null;
   readonly versions: Readonly<Record<TypeUrl, string>>;
@@ -75,6 +76,13 @@ export class XdsClientStatusBook {
     this.enter('backoff', server);
     this.lastError = { server, message, at: new Date(this.now()).toISOString() };
     this.nextAttemptAt = nextAttemptAt;
+  }
+
+  /** Adds the explanation of the last error, if it is still about this server. */
+  explain(server: string, why: string | undefined): void {
+    if (this.lastError?.server !== server) return;
+    const { why: _old, ...rest } = this.lastError;
+    this.lastError = why === undefined ? rest : { ...rest, why };
   }
 
   stopped(): void {
