@@ -38,6 +38,7 @@ export class ConfigWatcher<T> {
   private lastError: ConfigStatus['lastError'] = null;
   private readonly reloads: Counter<'outcome'>;
   private readonly lastSuccess: Gauge;
+  private readonly lastReloadOk: Gauge;
 
   constructor(private readonly opts: ConfigWatcherOptions<T>) {
     this.reloads = new Counter({
@@ -51,6 +52,13 @@ export class ConfigWatcher<T> {
       help: 'When the config file was last loaded successfully.',
       registers: [opts.registry],
     });
+    // Prometheus's own prometheus_config_last_reload_successful: an alert on "== 0 for 5m" says a
+    // broken file has been left in place, which a counter of failures cannot say once it stops rising.
+    this.lastReloadOk = new Gauge({
+      name: 'control_plane_config_last_reload_successful',
+      help: '1 if the last load of the config file succeeded, 0 if it failed (the last good config is still served).',
+      registers: [opts.registry],
+    });
   }
 
   /** Records the content already loaded at startup, then watches for changes. */
@@ -58,6 +66,9 @@ export class ConfigWatcher<T> {
     this.lastHash = initialContentHash;
     this.loadedAtMs = Date.now();
     this.lastSuccess.set(this.loadedAtMs / 1000);
+    this.lastReloadOk.set(1);
+    this.reloads.inc({ outcome: 'success' }, 0);
+    this.reloads.inc({ outcome: 'failure' }, 0);
     this.watchDirectory();
     this.poll = setInterval(() => this.check(), this.opts.pollIntervalMs ?? 1000);
     this.poll.unref();
@@ -125,6 +136,7 @@ export class ConfigWatcher<T> {
       }
       this.lastHash = hash;
       this.lastError = { atMs: Date.now(), message };
+      this.lastReloadOk.set(0);
       return;
     }
     this.lastHash = hash;
@@ -132,6 +144,7 @@ export class ConfigWatcher<T> {
     this.loadedAtMs = Date.now();
     this.reloads.inc({ outcome: 'success' });
     this.lastSuccess.set(this.loadedAtMs / 1000);
+    this.lastReloadOk.set(1);
     this.opts.logger.info({ file: this.opts.file, hash: hash.slice(0, 12) }, 'config reloaded');
     this.opts.onConfig(config);
   }

@@ -64,6 +64,7 @@ export class ControlPlane {
       labelNames: ['stage'],
       registers: [opts.registry],
     });
+    for (const stage of ['translate', 'validate', 'consistency']) this.buildFailures.inc({ stage }, 0);
   }
 
   /** Resolves when the first snapshot has been published. */

@@ -14,6 +14,7 @@ import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import { AdsProtocolError, type StreamDeps } from './stream-common.js';
 import { AdsMetrics, type AdsProtocol } from './xds-metrics.js';
+import { typeLabel } from '../../xds/resource.js';
 
 // The envoy.service.discovery.v3.AggregatedDiscoveryService: both ADS methods, one stream
 // object per call, all of its state dropped when the call ends.
@@ -48,7 +49,12 @@ export class AdsServer {
     this.cache = opts.cache;
     this.logger = opts.logger;
     this.metrics = new AdsMetrics(opts.metricsRegistry);
-    this.nodes = opts.nodes ?? new NodeRegistry({ snapshotStatus: () => opts.cache.status() });
+    this.nodes =
+      opts.nodes ??
+      new NodeRegistry({
+        snapshotStatus: () => opts.cache.status(),
+        onPushAnswered: (typeUrl, protocol, seconds) => this.metrics.pushDuration.observe({ type: typeLabel(typeUrl), protocol }, seconds),
+      });
   }
 
   /** Registers the ADS service on `server` (the process's gRPC server). */

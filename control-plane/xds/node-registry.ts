@@ -40,6 +40,8 @@ export interface NodeRegistryOptions {
   readonly now?: () => number;
   /** Snapshot status to include in toJSON (the cache's `status()`). */
   readonly snapshotStatus?: () => SnapshotStatus;
+  /** Told when a client answers (ACK or NACK) the version last sent to it: how long that took. */
+  readonly onPushAnswered?: (typeUrl: string, protocol: AdsProtocol, seconds: number) => void;
 }
 
 /** The registry's record of one stream; the stream reports to it. */
@@ -51,6 +53,8 @@ export class StreamRecord {
   disconnectedAt: number | undefined;
   requests = 0;
   readonly types = new Map<string, TypeStatus>();
+  /** Per type: when the version last sent went out, until the client answers it. */
+  private readonly pending = new Map<string, { version: string; atMs: number }>();
 
   constructor(
     readonly streamId: number,
@@ -58,6 +62,7 @@ export class StreamRecord {
     readonly peer: string,
     readonly connectedAt: number,
     private readonly now: () => number,
+    private readonly onPushAnswered?: NodeRegistryOptions['onPushAnswered'],
   ) {}
 
   /** Records the node of the stream's first request (only it is sure to carry one: xds_protocol.rst). */
@@ -72,16 +77,27 @@ export class StreamRecord {
 
   sent(typeUrl: string, version: string, nonce: string): void {
     this.type(typeUrl).lastSent = { version, nonce, at: this.iso() };
+    this.pending.set(typeUrl, { version, atMs: this.now() });
   }
 
   acked(typeUrl: string, version: string): void {
     const t = this.type(typeUrl);
     t.ackedVersion = version;
     t.ackedAt = this.iso();
+    this.answered(typeUrl, version);
   }
 
   nacked(typeUrl: string, message: string, version: string, nonce: string): void {
     this.type(typeUrl).lastNack = { message, version, nonce, at: this.iso() };
+    this.answered(typeUrl, version);
+  }
+
+  private answered(typeUrl: string, version: string): void {
+    const p = this.pending.get(typeUrl);
+    // Only an answer to the latest version sent: an ACK of an older one says nothing about this push.
+    if (p?.version !== version) return;
+    this.pending.delete(typeUrl);
+    this.onPushAnswered?.(typeUrl, this.protocol, (this.now() - p.atMs) / 1000);
   }
 
   view(): NodeView {
@@ -124,8 +140,10 @@ export class NodeRegistry {
   private readonly retainMs: number;
   private readonly now: () => number;
   private readonly snapshotStatus: (() => SnapshotStatus) | undefined;
+  private readonly onPushAnswered: NodeRegistryOptions['onPushAnswered'];
 
   constructor(opts: NodeRegistryOptions = {}) {
+    this.onPushAnswered = opts.onPushAnswered;
     this.retainDisconnected = opts.retainDisconnected ?? 100;
     this.retainMs = opts.retainMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
@@ -133,7 +151,7 @@ export class NodeRegistry {
   }
 
   connect(protocol: AdsProtocol, peer: string): StreamRecord {
-    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now);
+    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now, this.onPushAnswered);
     this.connected.set(rec.streamId, rec);
     return rec;
   }

@@ -91,7 +91,7 @@ export class SnapshotCache {
     const previous = this.current;
     this.current = snapshot;
     this.publishedAt = this.now();
-    this.metrics?.publishes.inc();
+    this.metrics?.published(snapshot);
     const versions = snapshot.versions();
     // Republishing identical content (every DNS poll may) is routine: debug, not info.
     const changed = !previous || TYPE_ORDER.some((t) => previous.version(t) !== versions[t]);

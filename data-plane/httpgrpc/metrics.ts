@@ -8,6 +8,8 @@ export type HttpGrpcErrorReason =
   | 'failed' // any other gRPC error, including a dropped connection mid-call
   | 'cancelled'; // the HTTP client went away first
 
+const ERROR_REASONS: readonly HttpGrpcErrorReason[] = ['not_sent', 'timeout', 'too_large', 'failed', 'cancelled'];
+
 /**
  * The httpgrpc proxy's metrics, created once per Registry and shared by every HttpGrpcUpstream
  * (prom-client refuses a second metric of the same name on one registry).
@@ -48,12 +50,20 @@ export class HttpGrpcMetrics {
     });
   }
 
+  /**
+   * Series at 0 for an endpoint that joins: an endpoint that gets no requests shows as a rate of 0
+   * (what the "endpoint gets no traffic" alert looks for), not as a missing series.
+   */
+  initEndpoint(backend: string, endpoint: string): void {
+    this.requests.inc({ backend, endpoint }, 0);
+    this.inFlight.inc({ backend, endpoint }, 0);
+    for (const reason of ERROR_REASONS) this.errors.inc({ backend, endpoint, reason }, 0);
+  }
+
   /** Drop an endpoint's series once it is gone, so churning pods do not grow the registry forever. */
   forgetEndpoint(backend: string, endpoint: string): void {
     this.requests.remove({ backend, endpoint });
     this.inFlight.remove({ backend, endpoint });
-    for (const reason of ['not_sent', 'timeout', 'too_large', 'failed', 'cancelled'] as const) {
-      this.errors.remove({ backend, endpoint, reason });
-    }
+    for (const reason of ERROR_REASONS) this.errors.remove({ backend, endpoint, reason });
   }
 }

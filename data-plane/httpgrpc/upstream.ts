@@ -112,7 +112,9 @@ export class HttpGrpcUpstream {
     for (const ep of endpoints) {
       const key = formatHostPort(ep.address, ep.port);
       if (next.has(key)) continue;
-      next.set(key, this.members.get(key) ?? this.pool.acquire(ep, this.onConnectivityChange));
+      const known = this.members.get(key);
+      if (!known) this.metrics.initEndpoint(this.backend, key);
+      next.set(key, known ?? this.pool.acquire(ep, this.onConnectivityChange));
     }
     for (const [key, conn] of this.members) {
       if (next.has(key)) continue;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { typeLabel, type TypeUrl } from '../../xds/resource.js';
+import { TYPE_ORDER, typeLabel, type TypeUrl } from '../../xds/resource.js';
 
 // Metrics of the gateway's ADS client, registered on the Registry the caller passes. Type labels
 // are the control plane's (lds, rds, cds, eds), so both sides of a NACK line up in dashboards.
@@ -51,7 +51,15 @@ export class XdsClientMetrics {
       labelNames: ['server'],
       registers: [registry],
     });
-    for (const server of servers) this.connected.set({ server }, 0);
+    for (const server of servers) {
+      this.connected.set({ server }, 0);
+      this.reconnects.inc({ server }, 0);
+    }
+    // Zero, not absent, until the first one: rate() and alerts see "none" rather than "unknown".
+    for (const typeUrl of TYPE_ORDER) {
+      this.acks.inc({ type: typeLabel(typeUrl) }, 0);
+      this.nacks.inc({ type: typeLabel(typeUrl) }, 0);
+    }
   }
 
   setConnected(server: string, up: boolean): void {
