@@ -107,11 +107,11 @@ export interface RunningPrometheus {
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (Prometheus cannot report a port 0 it bound). */
-async function freePort(): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   const srv = createServer();
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => resolve());
+    srv.listen(0, host, () => resolve());
   });
   const { port } = srv.address() as { port: number };
   await new Promise<void>((resolve) => srv.close(() => resolve()));
