@@ -65,18 +65,18 @@ describe('a replicated control plane', () => {
     const [a, b] = replicas as [ControlPlaneProcess, ControlPlaneProcess];
     expect(a.child.port).not.toBe(b.child.port);
     // Both have the three distributors from DNS (each polls on its own clock, so wait for both).
-    const both = await eventually(
+    const [sa, sb] = await eventually(
       async () => {
         const [sa, sb] = await Promise.all([snapshotOf(a), snapshotOf(b)]);
         const eds = (s: SnapshotView): number => JSON.stringify(s.resources['ClusterLoadAssignment']).split('port_value').length - 1;
-        return eds(sa) === HOSTS.length && eds(sb) === HOSTS.length ? [sa, sb] : undefined;
+        return eds(sa) === HOSTS.length && eds(sb) === HOSTS.length ? ([sa, sb] as const) : undefined;
       },
       'both replicas to publish the three distributors',
       20_000,
       100,
     );
-    expect(both[1].versions).toEqual(both[0].versions);
-    expect(both[1].resources).toEqual(both[0].resources);
+    expect(sb.versions).toEqual(sa.versions);
+    expect(sb.resources).toEqual(sa.resources);
     // And say so in their metrics, which the fleet dashboard compares with every gateway's.
     const [ma, mb] = await Promise.all([scrape(a.child.url), scrape(b.child.url)]);
     expect(versionLabels(mb, 'control_plane_snapshot_version_info')).toEqual(versionLabels(ma, 'control_plane_snapshot_version_info'));
