@@ -70,11 +70,16 @@ export class XdsClientStatusBook {
 
   connected(server: string): void {
     this.enter('connected', server);
+    // The failure is history now; its explanation no longer applies.
+    if (this.lastError?.why !== undefined) this.explain(this.lastError.server, undefined);
   }
 
   disconnected(server: string, message: string, nextAttemptAt: number): void {
     this.enter('backoff', server);
-    this.lastError = { server, message, at: new Date(this.now()).toISOString() };
+    // The explanation of this server's last failure stays until the new one is explained (explain()
+    // comes a handshake later), so /ready does not flicker between "why" and no "why".
+    const why = this.lastError?.server === server ? this.lastError.why : undefined;
+    this.lastError = { server, message, at: new Date(this.now()).toISOString(), ...(why !== undefined ? { why } : {}) };
     this.nextAttemptAt = nextAttemptAt;
   }
 
