@@ -1,46 +1,24 @@
 import { promises as dns } from 'node:dns';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
 import type { DnsWatcherOptions } from '../control-plane/dns/dns-watcher.js';
 import { normalizeEndpoints, sameEndpoints } from '../control-plane/dns/endpoint-set.js';
 import { resolveDnsTarget } from '../control-plane/dns/resolver.js';
 import type { DnsResolution } from '../control-plane/dns/resolver.js';
 import { dnsTargetKey } from '../core/model.js';
-import type { DnsTarget, Endpoint } from '../core/model.js';
-import { DnsServer } from '../examples/local/dns-server.js';
+import type { Endpoint } from '../core/model.js';
+import type { DnsServer } from '../examples/local/dns-server.js';
+import { dnsTarget, ep, lookups, metricSum, startDnsServer, startWatcher as startHarness } from './support/dns-watcher-harness.js';
+import type { WatcherHarness } from './support/dns-watcher-harness.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startServer(): Promise<DnsServer> {
-  const server = await DnsServer.start({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => server.close());
-  return server;
-}
-
-function target(server: DnsServer | undefined, host: string, port = 9095): DnsTarget {
-  return { kind: 'dns', server: server ? { host: server.host, port: server.port } : undefined, host, port };
-}
-
-interface Harness {
-  readonly watcher: DnsWatcher;
-  readonly registry: Registry;
-  readonly logs: Array<Record<string, unknown>>;
-}
-
-function startWatcher(options: Partial<DnsWatcherOptions> = {}): Harness {
-  const logs: Array<Record<string, unknown>> = [];
-  const logger: Logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const registry = new Registry();
-  const watcher = new DnsWatcher({ lookupPeriodMs: 200, minIntervalMs: 50, logger, registry, ...options });
-  cleanups.push(() => watcher.close());
-  return { watcher, registry, logs };
-}
+const startServer = (): Promise<DnsServer> => startDnsServer(cleanups);
+const startWatcher = (options: Partial<DnsWatcherOptions> = {}): WatcherHarness => startHarness(cleanups, options);
+const target = dnsTarget;
+const metric = metricSum;
 
 /** Polls `check` until it returns something other than undefined/false, or fails after `timeoutMs`. */
 async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3000): Promise<T> {
@@ -52,20 +30,6 @@ async function waitFor<T>(what: string, check: () => T | undefined | false | Pro
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
-
-async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-const lookups = (h: Harness, t: DnsTarget, outcome?: string): Promise<number> =>
-  metric(h.registry, 'control_plane_dns_lookups_total', { target: dnsTargetKey(t), ...(outcome ? { outcome } : {}) });
-
-const ep = (address: string, port = 9095): Endpoint => ({ address, port });
 
 describe('endpoint sets', () => {
   it('sort IPv4 before IPv6, numerically, and drop duplicates', () => {

@@ -8,7 +8,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { DnsTarget, Endpoint } from '../../core/model.js';
 import { dnsTargetKey, formatHostPort } from '../../core/model.js';
-import { sameEndpoints } from './endpoint-set.js';
+import { AnswerHold, HOLD_WINDOW } from './answer-hold.js';
+import type { AnswerMode } from './answer-hold.js';
 import { resolveDnsTarget } from './resolver.js';
 import type { DnsResolution, ResolveFn } from './resolver.js';
 
@@ -38,9 +39,16 @@ export interface DnsWatcherOptions {
 export interface DnsTargetStatus {
   readonly target: string;
   readonly watchers: number;
-  /** The last good set; empty until the first good answer. */
+  /** The set published to subscribers; empty until the first good answer. */
   readonly endpoints: readonly Endpoint[];
+  /** Smallest TTL of the last good answer; undefined for literals and /etc/hosts. */
   readonly ttlSeconds: number | undefined;
+  /** Whether the last good answer was taken as the whole set (see answer-hold.ts). */
+  readonly answerMode: AnswerMode;
+  /** Endpoints in the last good answer (differs from `endpoints` while the set is held). */
+  readonly answerEndpoints: number;
+  /** Times a new set was handed to subscribers. */
+  readonly publishes: number;
   readonly lastSuccessAtMs: number | undefined;
   /** The most recent failed lookup, kept after later successes (compare times). */
   readonly lastError: { readonly atMs: number; readonly outcome: string; readonly reason: string } | undefined;
@@ -106,6 +114,9 @@ class TargetLoop {
   lastSuccessAtMs: number | undefined;
   lastError: DnsTargetStatus['lastError'];
   nextLookupAtMs: number | undefined;
+  answerEndpoints = 0;
+  publishes = 0;
+  readonly hold = new AnswerHold();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -158,12 +169,16 @@ class TargetLoop {
     if (result.outcome === 'ok') {
       this.lastSuccessAtMs = Date.now();
       this.ttlSeconds = result.ttlSeconds;
-      const previous = this.endpoints;
-      if (previous === undefined || !sameEndpoints(previous, result.endpoints)) {
-        this.endpoints = result.endpoints;
-        metrics.endpoints.set({ target: this.key }, result.endpoints.length);
+      this.answerEndpoints = result.endpoints.length;
+      const decision = this.hold.accept(result.endpoints, result.truncated === true);
+      if (decision.modeChanged) this.logMode(decision.mode);
+      if (decision.publish !== undefined) {
+        this.endpoints = decision.publish;
+        this.publishes++;
+        metrics.endpoints.set({ target: this.key }, decision.publish.length);
+        const listed = decision.publish.length <= 50 ? { endpoints: decision.publish.map((e) => formatHostPort(e.address, e.port)) } : {};
         logger.info(
-          { target: this.key, endpoints: result.endpoints.map((e) => formatHostPort(e.address, e.port)), source: result.source },
+          { target: this.key, count: decision.publish.length, ...listed, source: result.source, answerMode: decision.mode },
           'dns endpoints changed',
         );
         for (const sub of this.subscribers) this.deliver(sub);
@@ -179,11 +194,22 @@ class TargetLoop {
     this.schedule(startedAtMs, result);
   }
 
+  private logMode(mode: AnswerMode): void {
+    const fields = { target: this.key, answerMode: mode, answerEndpoints: this.answerEndpoints, heldEndpoints: this.endpoints?.length };
+    if (mode === 'complete') this.opts.logger.info(fields, 'dns answers are complete again; publishing each answer');
+    else {
+      const why = mode === 'truncated' ? 'answers fill a whole 64 KiB DNS message' : 'same-size answers rotate through a larger set';
+      this.opts.logger.warn(fields, `dns ${why}; holding the published endpoint set, refreshed every ${HOLD_WINDOW} lookups`);
+    }
+  }
+
   private schedule(startedAtMs: number, result: DnsResolution): void {
     const now = Date.now();
     let delayMs = this.opts.periodMs;
     // An answer is only valid for its TTL (RFC 1035 §3.2.1), so look again when it expires if that is sooner.
-    if (result.outcome === 'ok' && result.ttlSeconds !== undefined) delayMs = Math.min(delayMs, result.ttlSeconds * 1000);
+    // A TTL that is not a finite non-negative number (never trusted: a NaN delay fires at once) is ignored.
+    const ttl = result.outcome === 'ok' ? result.ttlSeconds : undefined;
+    if (ttl !== undefined && Number.isFinite(ttl) && ttl >= 0) delayMs = Math.min(delayMs, ttl * 1000);
     const at = Math.max(now + delayMs, startedAtMs + this.opts.minIntervalMs);
     this.nextLookupAtMs = at;
     this.timer = setTimeout(() => void this.lookup(), at - now);
@@ -252,6 +278,9 @@ export class DnsWatcher implements EndpointSource {
         watchers: l.subscribers.size,
         endpoints: l.endpoints ?? [],
         ttlSeconds: l.ttlSeconds,
+        answerMode: l.hold.mode,
+        answerEndpoints: l.answerEndpoints,
+        publishes: l.publishes,
         lastSuccessAtMs: l.lastSuccessAtMs,
         lastError: l.lastError,
         nextLookupAtMs: l.nextLookupAtMs,

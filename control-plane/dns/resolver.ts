@@ -16,6 +16,11 @@ export type DnsResolution =
       readonly endpoints: readonly Endpoint[];
       /** Smallest TTL of the records, seconds; undefined when unknown (literal, /etc/hosts). */
       readonly ttlSeconds: number | undefined;
+      /**
+       * True when an answer filled a whole 64 KiB DNS message: the server most likely left records out
+       * (RFC 1035 §4.2.2), and may leave out different ones on the next lookup.
+       */
+      readonly truncated?: boolean;
       /** `literal`: the host is an IP; `hosts`: found by dns.lookup (getaddrinfo, e.g. /etc/hosts). */
       readonly source: 'dns' | 'hosts' | 'literal';
     }
@@ -58,6 +63,36 @@ async function queryFamily(resolver: dns.Resolver, host: string, family: 4 | 6):
   }
 }
 
+/** RFC 1035 §4.2.2: a TCP message is at most 65,535 bytes (two-byte length prefix). */
+const MAX_MESSAGE_BYTES = 65535;
+/** An EDNS OPT record a server may add to its answer (RFC 6891 §6.1.2). */
+const OPT_RECORD_BYTES = 11;
+
+/**
+ * Whether `count` records of `family` fill one DNS message, so that the next one would not have fitted.
+ * node:dns hides the TC bit, so the size is worked out: header 12 bytes, the question (name + type +
+ * class), and per record a 2-byte compressed name, type, class, TTL, length and the address.
+ */
+export function fillsMessage(host: string, family: 4 | 6, count: number): boolean {
+  const name = host.replace(/\.$/, '');
+  const question = (name === '' ? 1 : name.length + 2) + 4;
+  const record = 12 + (family === 4 ? 4 : 16);
+  return 12 + question + (count + 1) * record + OPT_RECORD_BYTES > MAX_MESSAGE_BYTES;
+}
+
+/**
+ * The smallest TTL. Node's resolve4/resolve6 with {ttl: true} report TTLs only for the first 256
+ * records (a fixed ares_addrttl array in cares_wrap); later records have none. Those are skipped: the
+ * records of one RRset share a TTL anyway (RFC 2181 §5.2).
+ */
+export function smallestTtl(records: readonly { readonly ttl?: unknown }[]): number | undefined {
+  let min: number | undefined;
+  for (const r of records) {
+    if (typeof r.ttl === 'number' && Number.isFinite(r.ttl) && r.ttl >= 0 && (min === undefined || r.ttl < min)) min = r.ttl;
+  }
+  return min;
+}
+
 function describeServer(target: DnsTarget): string {
   return target.server ? `DNS server ${formatHostPort(target.server.host, target.server.port)}` : 'the system resolver';
 }
@@ -82,8 +117,10 @@ async function queryDns(target: DnsTarget, options: ResolveOptions): Promise<Dns
   const records = [a, aaaa].flatMap((x) => (x.kind === 'records' ? x.records : []));
   if (records.length > 0) {
     const endpoints = normalizeEndpoints(records.map((r) => ({ address: r.address, port: target.port })));
-    const ttlSeconds = Math.min(...records.map((r) => r.ttl));
-    return { outcome: 'ok', endpoints, ttlSeconds, source: 'dns' };
+    const truncated =
+      (a.kind === 'records' && fillsMessage(target.host, 4, a.records.length)) ||
+      (aaaa.kind === 'records' && fillsMessage(target.host, 6, aaaa.records.length));
+    return { outcome: 'ok', endpoints, ttlSeconds: smallestTtl(records), source: 'dns', ...(truncated ? { truncated } : {}) };
   }
   if (a.kind === 'nxdomain' || aaaa.kind === 'nxdomain') {
     return { outcome: 'nxdomain', reason: `NXDOMAIN: ${where} says ${target.host} does not exist` };
