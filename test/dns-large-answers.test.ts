@@ -8,6 +8,9 @@ import { HOLD_WINDOW } from '../control-plane/dns/answer-hold.js';
 import { fillsMessage, resolveDnsTarget, smallestTtl } from '../control-plane/dns/resolver.js';
 import type { DnsResolution } from '../control-plane/dns/resolver.js';
 import type { Endpoint } from '../core/model.js';
+import { TYPE_URL } from '../xds/resource.js';
+import { AdsTestClient } from './support/ads-client.js';
+import { metricSample, metricsOf, snapshotOf, startControlPlane, statusOf } from './support/control-plane.js';
 import { dnsTarget, ep, lookups, manyARecords, startDnsServer, startWatcher } from './support/dns-watcher-harness.js';
 import { eventually } from './support/poll.js';
 
@@ -153,5 +156,31 @@ describe('DnsWatcher scheduling', () => {
     expect(calls).toBeLessThanOrEqual(mostLookups(Date.now() - startedAt, 200) + 1);
     const [status] = h.watcher.snapshot();
     expect(status?.nextLookupAtMs).toEqual(expect.any(Number));
+  });
+});
+
+describe('control plane with a name too large for one DNS message', () => {
+  it('pushes its ClusterLoadAssignment to a gateway once while every answer is a different subset', async () => {
+    const server = await startDnsServer(cleanups, { rotate: true });
+    server.setRecords('huge.test', manyARecords(5000, 30));
+    const cp = await startControlPlane({ yaml: `gateway:\n  proxy:\n    distributor: { url: "dns://${server.authority}/huge.test:9095" }\n` });
+    cleanups.push(() => cp.stop());
+    const ads = new AdsTestClient(cp.xdsPort);
+    cleanups.push(() => ads.close());
+    const stream = ads.sotw();
+    cleanups.push(() => stream.cancel());
+
+    const names = await eventually(async () => (await snapshotOf(cp.url)).resources['ClusterLoadAssignment']?.map((r) => r.name), 'EDS resource', 60_000);
+    stream.send({ type_url: TYPE_URL.endpoint, resource_names: names });
+    const first = await stream.next(60_000);
+    stream.ack(first, names);
+    const lookupsNow = async (): Promise<number> => metricSample(await metricsOf(cp.url), 'control_plane_dns_lookups_total', { outcome: 'ok' });
+    const before = await lookupsNow();
+    // The lookup period is 1 s (the floor): five lookups, each a different 4,094-record subset.
+    await eventually(async () => (await lookupsNow()) >= before + 5, 'five more lookups', 60_000);
+    expect(stream.queued()).toBe(0);
+    const [status] = (await statusOf(cp.url)).dns as Array<{ answerMode?: string; publishes?: number }>;
+    expect(status).toMatchObject({ answerMode: 'truncated', publishes: 1 });
+    expect(cp.logs()).toMatch(/holding the published endpoint set/);
   });
 });
