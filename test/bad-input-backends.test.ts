@@ -75,28 +75,40 @@ describe('misbehaving backends', () => {
     await Promise.all([fault?.close(), other?.close()]);
   });
 
-  /** A request to an unrelated backend: answered, and fast. */
+  /** A request to an unrelated backend: answered. */
   async function expectOthersServed(): Promise<void> {
-    const started = performance.now();
     const res = await request(`${gw.url}/api/v1/status/config`);
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toMatchObject({ backend: 'other' });
-    // Well under the 500 ms the stalled requests wait: nothing queues behind them.
-    expect(performance.now() - started).toBeLessThan(400);
+  }
+
+  /**
+   * Five requests to an unrelated backend while `pending` stalls: all answered, and the first while the
+   * stalled one is still waiting, so nothing queues behind it (an order, not a time: holds on a busy machine).
+   */
+  async function expectOthersServedWhile(pending: Promise<unknown>): Promise<void> {
+    let settled = false;
+    void pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await expectOthersServed();
+    expect(settled, 'an unrelated request waited for the stalled one').toBe(false);
+    for (let i = 1; i < 5; i++) await expectOthersServed();
   }
 
   describe('http:// backend', () => {
     it('that never answers: 504 after its timeout, other backends served meanwhile, the backend request dropped', async () => {
       const started = performance.now();
       const pending = request(`${gw.url}/prometheus/api/v1/stall`);
-      for (let i = 0; i < 5; i++) await expectOthersServed();
+      await expectOthersServedWhile(pending);
       const res = await pending;
       const ms = performance.now() - started;
       expect(res.statusCode).toBe(504);
       expect(res.headers['x-gateway-error']).toBe('GW_ERR_UPSTREAM_TIMEOUT');
       expect(await res.body.text()).toBe(`backend query_frontend (${fault.url}): no answer within 0.5s\n`);
+      // Not before the backend's 0.5 s timeout (a lower bound holds on any machine; no upper bound).
       expect(ms).toBeGreaterThanOrEqual(450);
-      expect(ms).toBeLessThan(2000);
       await expect.poll(() => fault.abandoned).toContain('/prometheus/api/v1/stall');
     });
 
@@ -133,7 +145,7 @@ describe('misbehaving backends', () => {
       const cancelled = server.cancelledCount;
       const started = performance.now();
       const pending = request(`${gw.url}/distributor/stall`);
-      for (let i = 0; i < 5; i++) await expectOthersServed();
+      await expectOthersServedWhile(pending);
       const res = await pending;
       expect(res.statusCode).toBe(504);
       expect(res.headers['x-gateway-error']).toBe('GW_ERR_UPSTREAM_TIMEOUT');
@@ -141,8 +153,8 @@ describe('misbehaving backends', () => {
         new RegExp(`^distributor \\(${cluster.url.replaceAll('.', '\\.')}\\) endpoint 127\\.0\\.0\\.4:${cluster.port}: Deadline exceeded after 0\\.\\d+s`),
       );
       const ms = performance.now() - started;
+      // Not before the backend's 0.5 s timeout (a lower bound holds on any machine; no upper bound).
       expect(ms).toBeGreaterThanOrEqual(450);
-      expect(ms).toBeLessThan(2000);
       await expect.poll(() => server.cancelledCount).toBe(cancelled + 1);
       const ok = await request(`${gw.url}/distributor/ring`);
       expect(await ok.body.text()).toBe('ok /distributor/ring');

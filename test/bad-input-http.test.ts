@@ -210,21 +210,22 @@ describe('bad HTTP input', () => {
       const dist = backends.get('distributor')!;
       const before = dist.started.length;
       // Ten at once, while normal requests keep being served in between.
-      const slow = Array.from({ length: 10 }, () => rawExchange(gw.port, lines, { gapMs: 100, timeoutMs: 4000 }));
+      // The client would trickle for 4 s and then wait for its own 20 s deadline: a gateway that did not cut
+      // it off fails on `ended` (timeout) and `partsSent` (all sent), whatever the machine's load.
+      const slow = Array.from({ length: 10 }, () => rawExchange(gw.port, lines, { gapMs: 100, timeoutMs: 20_000 }));
       for (let i = 0; i < 5; i++) await expectStillServes();
       for (const ex of await Promise.all(slow)) {
         expectGatewayAnswer(ex, 408, 'GW_ERR_HEADER_TIMEOUT', 'request headers not received within 0.5s (-server.http-read-header-timeout)');
-        // Node checks the deadline every connectionsCheckingInterval (125 ms here); a busy machine adds some.
-        expect(ex.ms).toBeGreaterThanOrEqual(450);
-        expect(ex.ms).toBeLessThan(2500);
+        expect(ex.ms).toBeGreaterThanOrEqual(450); // not before the timeout (a lower bound holds on any machine)
+        expect(ex.partsSent).toBeLessThan(lines.length);
       }
       expect(dist.started.length).toBe(before);
     });
 
     it('a connection that sends nothing is closed the same way', async () => {
-      const ex = await rawExchange(gw.port, [], { timeoutMs: 4000 });
+      // Closed by the gateway, not by our 20 s deadline (`ended` is checked in expectGatewayAnswer).
+      const ex = await rawExchange(gw.port, [], { timeoutMs: 20_000 });
       expectGatewayAnswer(ex, 408, 'GW_ERR_HEADER_TIMEOUT', 'request headers not received within 0.5s (-server.http-read-header-timeout)');
-      expect(ex.ms).toBeLessThan(2500);
     });
 
     it('only the headers are timed: a body trickled for longer than the timeout still goes through', async () => {

@@ -167,7 +167,7 @@ describe('running the binary', () => {
       }
       const pending = request(`${child.url}/api/v1/push`, { method: 'POST', body: Readable.from(body()), headers: { 'content-length': String(total) } });
       // Wait (bounded) until the client cannot hand over more bytes.
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 60_000;
       let last = -1;
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 200));

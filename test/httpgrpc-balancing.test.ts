@@ -141,12 +141,12 @@ describe('httpgrpc balancing', () => {
     const endpoints = [a!.endpoint, b!.endpoint];
     a!.kill();
     b!.kill();
-    proxy = await startProxy(endpoints, { timeoutMs: 20_000 });
+    // A 10-minute request timeout: a proxy that queued the request until then would fail on the test's
+    // timeout; the answer's text says it was the no-READY path (no wall-clock assertion).
+    proxy = await startProxy(endpoints, { timeoutMs: 600_000 });
     await waitFor(() => proxy!.upstream.endpoints().every((e) => e.state === 'TRANSIENT_FAILURE'), 'both endpoints to fail');
-    const started = Date.now();
     const res = await post(client(proxy.url));
     expect(res.status).toBe(503);
     expect(res.body).toMatch(/distributor \(dns:\/\/\/distributor:9095\): no READY endpoint \(0\/2 ready\)/);
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

@@ -270,13 +270,13 @@ describe('translate', () => {
     expect(() => translate({ ...partialInput(), backends: twice })).toThrow('duplicate backend "ruler"');
   });
 
-  it('translates a thousand endpoints quickly and they validate', () => {
+  it('translates a thousand endpoints, all of them, and they validate', () => {
     const many = Array.from({ length: 1000 }, (_, i) => ({ address: `10.${(i >> 8) & 255}.${i & 255}.1`, port: 9095 }));
-    const started = performance.now();
     const out = translate(realisticInput({ endpoints: endpointMap([[DISTRIBUTOR_URL, many]]) }));
     const cla = out.get(TYPE_URL.endpoint)![0]!;
     expect(validateResource(cla.typeUrl, cla.value)).toEqual([]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    const locality = (get(out, TYPE_URL.endpoint, 'distributor')['endpoints'] as PlainMessage[])[0]!;
+    expect((locality['lb_endpoints'] as unknown[]).length).toBe(1000);
   });
 
   it('uses the listener spec', () => {

@@ -57,7 +57,7 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
         (b: Buffer) => b,
         (b: Buffer) => b,
         req,
-        { deadline: Date.now() + 5000 },
+        { deadline: Date.now() + 30_000 },
         (err, res) => (err || !res ? reject(err ?? new Error('no response')) : resolve(decodeResponse(res).code)),
       ),
     );
@@ -71,7 +71,7 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
   }
 
   /** Calls until `done` holds (each call must succeed), bounded in count and time. */
-  async function callUntil(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 6000): Promise<number> {
+  async function callUntil(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let calls = 0;
     while (!(await done())) {

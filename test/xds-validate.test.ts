@@ -52,8 +52,7 @@ function check(typeUrl: string, obj: PlainMessage): string[] {
 describe('protos', () => {
   it('loads the Envoy API once, lazily, from @grpc/grpc-js-xds', () => {
     const ms = envoyRootLoadMs();
-    console.info(`Envoy proto root loaded in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(5000);
+    console.info(`Envoy proto root loaded in ${ms.toFixed(0)} ms`); // information only: no time limit in tests
     expect(envoyRoot()).toBe(envoyRoot());
     for (const name of [
       'envoy.config.cluster.v3.Cluster', 'envoy.config.endpoint.v3.ClusterLoadAssignment', 'envoy.config.listener.v3.Listener',
@@ -182,14 +181,12 @@ describe('validateResource on Envoy resources', () => {
     expect(validateResource(TYPE_URL.cluster, new Uint8Array([0x0a, 0xff]))[0]).toMatch(/^Cluster: cannot decode as envoy.config.cluster.v3.Cluster/);
   });
 
-  it('validates thousands of endpoints quickly', () => {
+  it('validates thousands of endpoints and finds the one bad port among them', () => {
     const lb = Array.from({ length: 5000 }, (_, i) => ({
       endpoint: { address: { socket_address: { address: `10.0.${i >> 8}.${i & 255}`, port_value: i === 4321 ? 65536 : 9095 } } },
     }));
     const bytes = encodeResource(TYPE_URL.endpoint, { cluster_name: 'd', endpoints: [{ locality: {}, lb_endpoints: lb }] });
-    const started = performance.now();
     const errors = validateResource(TYPE_URL.endpoint, bytes);
-    expect(performance.now() - started).toBeLessThan(2000); // ~50 ms cold, ~6 ms warm here; slack for loaded CI
     expect(errors).toEqual([
       'ClusterLoadAssignment "d": endpoints[0].lb_endpoints[4321].endpoint.address.socket_address.port_value: value must be less than or equal to 65535, got 65536 (uint32.lte)',
     ]);

@@ -12,7 +12,7 @@ import {
   type NodeMessage,
 } from '../../xds/ads-service.js';
 import { decodeFixture } from './xds-fixtures.js';
-import { eventually as poll } from './poll.js';
+import { MIN_DEADLINE_MS, eventually as poll } from './poll.js';
 
 // A raw ADS client for tests: sends exactly the requests a test writes and hands back
 // responses one at a time, with a deadline, so protocol rules can be checked message by message.
@@ -93,8 +93,8 @@ class TestStream<Req, Res> {
     this.call.write(withNode as Req);
   }
 
-  next(timeoutMs = 2000): Promise<Res> {
-    return this.inbox.next(timeoutMs);
+  next(timeoutMs = MIN_DEADLINE_MS): Promise<Res> {
+    return this.inbox.next(Math.max(timeoutMs, MIN_DEADLINE_MS));
   }
 
   /** Responses received but not yet taken with next(). */
@@ -178,7 +178,7 @@ export function deltaContents(res: DeltaDiscoveryResponseMessage): string[] {
 }
 
 /** Polls `cond` until true or the deadline. */
-export async function eventually(cond: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
+export async function eventually(cond: () => boolean, timeoutMs = MIN_DEADLINE_MS, what = 'condition'): Promise<void> {
   await poll(cond, what, timeoutMs, 5);
 }
 

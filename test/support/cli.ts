@@ -44,7 +44,7 @@ export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv =
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000; // generous: starting the binary on a busy machine
   let url = '';
   let port = 0;
   for (;;) {

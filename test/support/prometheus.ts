@@ -162,7 +162,7 @@ async function launch(opts: PrometheusOptions, dir: string, configFile: string, 
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   proc.once('error', (err) => (out += `spawn error: ${err.message}\n`));
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`prometheus exited (${proc.exitCode ?? proc.signalCode}):\n${out}`);
     try {
@@ -192,7 +192,7 @@ async function launch(opts: PrometheusOptions, dir: string, configFile: string, 
     proc,
     logs: () => out,
     metrics,
-    async reload(yaml, timeoutMs = 10_000) {
+    async reload(yaml, timeoutMs = 60_000) {
       // Prometheus logs this line after every successful (re)load; the success-timestamp metric has
       // one-second resolution and cannot tell two reloads in the same second apart.
       const loads = (): number => out.split('msg="Completed loading of configuration file"').length - 1;

@@ -9,6 +9,8 @@ export interface RawExchange {
   /** How the exchange ended: the server closed (FIN or RST), or our deadline passed first. */
   readonly ended: 'closed' | 'reset' | 'timeout';
   readonly ms: number;
+  /** How many of the parts were written before the exchange ended. */
+  readonly partsSent: number;
 }
 
 export interface RawOptions {
@@ -32,6 +34,7 @@ export function rawExchange(port: number, parts: string | ReadonlyArray<string |
     let ended: RawExchange['ended'] = 'closed';
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    let i = 0;
     const s = net.connect(port, opts.host ?? '127.0.0.1');
     const finish = (): void => {
       if (done) return;
@@ -39,7 +42,7 @@ export function rawExchange(port: number, parts: string | ReadonlyArray<string |
       clearTimeout(timer);
       clearTimeout(deadline);
       s.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), ended, ms: Date.now() - started });
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), ended, ms: Date.now() - started, partsSent: i });
     };
     const deadline = setTimeout(() => {
       ended = 'timeout';
@@ -52,7 +55,6 @@ export function rawExchange(port: number, parts: string | ReadonlyArray<string |
     });
     s.on('close', finish);
     s.once('connect', () => {
-      let i = 0;
       const next = (): void => {
         if (done || i >= list.length) return;
         if (opts.stopWhenAnswered && chunks.length > 0) return;
