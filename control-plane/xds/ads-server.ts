@@ -1,15 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import {
-  loadAdsService,
-  type DeltaDiscoveryRequestMessage,
-  type DeltaDiscoveryResponseMessage,
-  type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
-} from '../../xds/ads-service.js';
+import { loadAdsService, type DeltaDiscoveryRequestMessage, type DiscoveryRequestMessage } from '../../xds/ads-service.js';
 import { DeltaStream } from './delta-stream.js';
 import { NodeRegistry } from './node-registry.js';
+import { ResponseEncoder } from './response-encoding.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import { AdsProtocolError, type StreamDeps } from './stream-common.js';
@@ -43,12 +38,14 @@ export class AdsServer {
   private readonly cache: SnapshotCache;
   private readonly logger: Logger;
   private readonly metrics: AdsMetrics;
+  private readonly encoder: ResponseEncoder;
   private readonly open = new Set<() => void>();
 
   constructor(opts: AdsServerOptions) {
     this.cache = opts.cache;
     this.logger = opts.logger;
     this.metrics = new AdsMetrics(opts.metricsRegistry);
+    this.encoder = new ResponseEncoder(this.metrics.resourceEncodings);
     this.nodes =
       opts.nodes ??
       new NodeRegistry({
@@ -59,11 +56,11 @@ export class AdsServer {
 
   /** Registers the ADS service on `server` (the process's gRPC server). */
   addTo(server: grpc.Server): void {
-    const sotw: grpc.handleBidiStreamingCall<DiscoveryRequestMessage, DiscoveryResponseMessage> = (call) =>
+    const sotw: grpc.handleBidiStreamingCall<DiscoveryRequestMessage, Buffer> = (call) =>
       this.serve('sotw', call, (deps, send) => new SotwStream(deps, send));
-    const delta: grpc.handleBidiStreamingCall<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage> = (call) =>
+    const delta: grpc.handleBidiStreamingCall<DeltaDiscoveryRequestMessage, Buffer> = (call) =>
       this.serve('delta', call, (deps, send) => new DeltaStream(deps, send));
-    server.addService(loadAdsService().service, { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
+    server.addService(preEncodedResponses(loadAdsService().service), { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
   }
 
   /** A gRPC server of its own with only ADS on it (tests, tools); port 0 picks a free port. */
@@ -99,7 +96,7 @@ export class AdsServer {
   ): void {
     const record = this.nodes.connect(protocol, call.getPeer());
     const logger = this.logger.child({ adsStream: record.streamId, protocol });
-    const stream = create({ cache: this.cache, record, metrics: this.metrics, logger }, (res) => {
+    const stream = create({ cache: this.cache, encoder: this.encoder, record, metrics: this.metrics, logger }, (res) => {
       call.write(res);
     });
     this.metrics.connectedStreams.inc({ protocol });
@@ -139,4 +136,16 @@ export class AdsServer {
     call.on('error', (err: Error) => finish(`error: ${err.message}`));
     call.on('close', () => finish('closed'));
   }
+}
+
+/**
+ * The ADS service with responses written as the bytes the streams encoded (response-encoding.ts) instead
+ * of through protobufjs per call; requests are still decoded by proto-loader.
+ */
+function preEncodedResponses(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    out[name] = { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : method.responseSerialize(value)) };
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
-import type { DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage } from '../../xds/ads-service.js';
+import type { DeltaDiscoveryRequestMessage } from '../../xds/ads-service.js';
 import type { Cancel } from './snapshot-cache.js';
 import { typeLabel, WILDCARD_TYPES, type TypeUrl } from '../../xds/resource.js';
-import { servedType, toAny, type StreamDeps } from './stream-common.js';
+import { servedType, type StreamDeps } from './stream-common.js';
 import { MUST_RETELL, TOLD_ABSENT, type DeltaAnswer, type KnownVersion } from './watch-answers.js';
 
 // The state of one DeltaAggregatedResources (incremental) stream, per envoy's
@@ -31,7 +31,8 @@ export class DeltaStream {
 
   constructor(
     private readonly deps: StreamDeps,
-    private readonly send: (response: DeltaDiscoveryResponseMessage) => void,
+    /** Writes an encoded DeltaDiscoveryResponse (see response-encoding.ts). */
+    private readonly send: (response: Buffer) => void,
   ) {}
 
   /** @throws AdsProtocolError when the request breaks the protocol. */
@@ -163,14 +164,11 @@ export class DeltaStream {
       if (oldest !== undefined) st.pending.delete(oldest);
     }
     this.deps.record.sent(typeUrl, answer.systemVersion, nonce);
-    this.deps.metrics.responses.inc({ type: typeLabel(typeUrl), protocol: 'delta' });
-    this.send({
-      system_version_info: answer.systemVersion,
-      type_url: typeUrl,
-      nonce,
-      resources: answer.resources.map(({ resource, version }) => ({ name: resource.name, version, resource: toAny(resource) })),
-      removed_resources: answer.removed,
-    });
+    const bytes = this.deps.encoder.delta({ systemVersion: answer.systemVersion, typeUrl, nonce, resources: answer.resources, removed: answer.removed });
+    const labels = { type: typeLabel(typeUrl), protocol: 'delta' };
+    this.deps.metrics.responses.inc(labels);
+    this.deps.metrics.responseBytes.inc(labels, bytes.length);
+    this.send(bytes);
   }
 
   private state(typeUrl: TypeUrl): TypeState {

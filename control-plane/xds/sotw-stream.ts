@@ -1,7 +1,7 @@
-import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from '../../xds/ads-service.js';
+import type { DiscoveryRequestMessage } from '../../xds/ads-service.js';
 import type { Cancel } from './snapshot-cache.js';
 import { typeLabel, WILDCARD_TYPES, type TypeUrl } from '../../xds/resource.js';
-import { servedType, toAny, type StreamDeps } from './stream-common.js';
+import { servedType, type StreamDeps } from './stream-common.js';
 import type { SotwAnswer } from './watch-answers.js';
 
 // The state of one StreamAggregatedResources (state of the world) stream, per envoy's
@@ -30,7 +30,8 @@ export class SotwStream {
 
   constructor(
     private readonly deps: StreamDeps,
-    private readonly send: (response: DiscoveryResponseMessage) => void,
+    /** Writes an encoded DiscoveryResponse (see response-encoding.ts). */
+    private readonly send: (response: Buffer) => void,
   ) {}
 
   /** @throws AdsProtocolError when the request breaks the protocol. */
@@ -132,8 +133,11 @@ export class SotwStream {
     st.sent = new Map(answer.hashes);
     st.sentAny = true;
     this.deps.record.sent(typeUrl, answer.version, nonce);
-    this.deps.metrics.responses.inc({ type: typeLabel(typeUrl), protocol: 'sotw' });
-    this.send({ version_info: answer.version, resources: answer.resources.map(toAny), type_url: typeUrl, nonce });
+    const bytes = this.deps.encoder.sotw({ version: answer.version, resources: answer.resources, typeUrl, nonce });
+    const labels = { type: typeLabel(typeUrl), protocol: 'sotw' };
+    this.deps.metrics.responses.inc(labels);
+    this.deps.metrics.responseBytes.inc(labels, bytes.length);
+    this.send(bytes);
   }
 
   private state(typeUrl: TypeUrl): TypeState {

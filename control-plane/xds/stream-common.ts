@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
-import type { AnyMessage } from '../../xds/ads-service.js';
 import type { SnapshotCache } from './snapshot-cache.js';
-import { TYPE_ORDER, type TypeUrl, type XdsResource } from '../../xds/resource.js';
+import { TYPE_ORDER, type TypeUrl } from '../../xds/resource.js';
+import type { ResponseEncoder } from './response-encoding.js';
 import type { StreamRecord } from './node-registry.js';
 import type { AdsMetrics } from './xds-metrics.js';
 
 // What the SotW and delta stream state machines share.
 
-/** What a stream needs from the server: the cache, its registry record, metrics, a logger. */
+/** What a stream needs from the server: the cache, its registry record, metrics, a logger, the shared encoder. */
 export interface StreamDeps {
   readonly cache: SnapshotCache;
+  readonly encoder: ResponseEncoder;
   readonly record: StreamRecord;
   readonly metrics: AdsMetrics;
   readonly logger: Logger;
@@ -36,8 +37,4 @@ export function servedType(typeUrl: string, logger: Logger): TypeUrl | undefined
   if (KNOWN_TYPES.has(typeUrl)) return typeUrl as TypeUrl;
   logger.debug({ typeUrl }, 'ads: request for a type this server does not serve; ignored');
   return undefined;
-}
-
-export function toAny(r: XdsResource): AnyMessage {
-  return { type_url: r.typeUrl, value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength) };
 }

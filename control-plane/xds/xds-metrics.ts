@@ -12,6 +12,8 @@ export class AdsMetrics {
   readonly acks: Counter<'type' | 'protocol'>;
   readonly nacks: Counter<'type' | 'protocol'>;
   readonly pushDuration: Histogram<'type' | 'protocol'>;
+  readonly resourceEncodings: Counter<'type'>;
+  readonly responseBytes: Counter<'type' | 'protocol'>;
 
   constructor(registry: Registry) {
     this.connectedStreams = new Gauge({
@@ -45,10 +47,23 @@ export class AdsMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
+    this.resourceEncodings = new Counter({
+      name: 'control_plane_xds_resource_encodings_total',
+      help: 'Resources encoded into xDS responses, by type: once per resource version and protocol, whatever the number of streams it is sent to.',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.responseBytes = new Counter({
+      name: 'control_plane_xds_response_bytes_total',
+      help: 'Bytes of xDS responses written to streams (protobuf, before gRPC framing), by resource type.',
+      labelNames: ['type', 'protocol'],
+      registers: [registry],
+    });
+    for (const t of TYPE_ORDER) this.resourceEncodings.inc({ type: typeLabel(t) }, 0);
     for (const protocol of ['sotw', 'delta'] as const) {
       this.connectedStreams.set({ protocol }, 0);
       // Zero, not absent, until the first one: rate() and alerts see "none" rather than "unknown".
-      for (const t of TYPE_ORDER) for (const c of [this.responses, this.acks, this.nacks]) c.inc({ type: typeLabel(t), protocol }, 0);
+      for (const t of TYPE_ORDER) for (const c of [this.responses, this.acks, this.nacks, this.responseBytes]) c.inc({ type: typeLabel(t), protocol }, 0);
     }
   }
 }
