@@ -16,6 +16,8 @@ import { REPO, GATEWAY_CLI } from './lib/paths.js';
 import { Peers } from './lib/peers-client.js';
 import { killAll, loadAverage } from './lib/proc.js';
 import { balance } from './scenarios/balance.js';
+import { dnsNames } from './scenarios/dns-names.js';
+import { fleetBench } from './scenarios/fleet.js';
 import { grpcFloor } from './scenarios/grpc-floor.js';
 import { memory } from './scenarios/memory.js';
 import { profile } from './scenarios/profile.js';
@@ -24,7 +26,9 @@ import { scaleOut } from './scenarios/scale-out.js';
 import { throughput, type Summary } from './scenarios/throughput.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor']);
+/** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
+const CONTROL_PLANE = ['fleet', 'dns'] as const;
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', ...CONTROL_PLANE]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -47,7 +51,8 @@ async function main(): Promise<number> {
 
   const tools = { nginx: version('nginx', ['-v']), haproxy: version('haproxy', ['-v']), wrk: version('wrk', ['-v']) };
   const missing = Object.entries(tools).filter(([, v]) => v === '').map(([k]) => k);
-  if (missing.length > 0) {
+  const needsTools = [...chosen].some((c) => !(CONTROL_PLANE as readonly string[]).includes(c));
+  if (missing.length > 0 && needsTools) {
     process.stderr.write(`bench needs ${missing.join(', ')} on PATH: apt-get install -y nginx haproxy wrk (see BENCHMARKS.md)\n`);
     return 2;
   }
@@ -129,6 +134,16 @@ async function main(): Promise<number> {
       const r = await grpcFloor(ctx);
       md.push(r.md);
       json['floor'] = r.json;
+    }
+    if (chosen.has('dns')) {
+      const r = await dnsNames(ctx);
+      md.push(r.md);
+      json['dns'] = r.json;
+    }
+    if (chosen.has('fleet')) {
+      const r = await fleetBench(ctx);
+      md.push(r.md);
+      json['fleet'] = r.json;
     }
     if (chosen.has('profile')) {
       const r = await profile(ctx);
