@@ -22,7 +22,7 @@ export const authSchema: Section = section({
   cache_ttl: field('duration', 60_000, 'How long a gateway trusts a verified token before running the key derivation again (a changed or revoked entry is dropped at once).', {
     check: positive,
   }),
-  failure_limit: field('int', 10, 'Failed authentications one client address may make per -auth.failure-window; more get 429 (already verified credentials still pass).', {
+  failure_limit: field('int', 10, 'Failed authentications one client address may make per -auth.failure-window and token id; more get 429 (already verified credentials still pass).', {
     check: positive,
   }),
   failure_window: field('duration', 10_000, 'Window of -auth.failure-limit.', { check: positive }),

@@ -115,11 +115,13 @@ export class Authenticator {
     const entry = id === undefined ? undefined : this.tokens.get(id);
     const cached = this.runtime.cachedHash(secret);
     if (entry && cached && cached.hash === entry.hash) return this.authorize(req, entry, tenant, scopes);
-    const address = req.socket.remoteAddress ?? '';
+    // Failures count per client address and the token id the secret claims, so a client guessing one
+    // token (or unknown ones) is slowed without refusing another token's first request from the same NAT.
+    const address = `${req.socket.remoteAddress ?? ''}\0${entry ? entry.id : ''}`;
     const waitMs = this.runtime.limiter.retryAfterMs(address, this.cfg.failureLimit, this.cfg.failureWindowMs);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
-      return this.fail('throttled', 'AUTH_THROTTLED', `too many failed authentications from ${address}; retry in ${seconds}s`, { 'retry-after': String(seconds) });
+      return this.fail('throttled', 'AUTH_THROTTLED', `too many failed authentications from ${req.socket.remoteAddress ?? ''}; retry in ${seconds}s`, { 'retry-after': String(seconds) });
     }
     if (!entry) {
       this.runtime.limiter.fail(address, this.cfg.failureWindowMs);
@@ -134,7 +136,7 @@ export class Authenticator {
 
   private authorize(req: IncomingMessage, entry: TokenEntry, tenant: string, scopes: RouteScopes | undefined): AuthResult {
     if (!entry.tenants.includes(tenant)) {
-      this.runtime.limiter.fail(req.socket.remoteAddress ?? '', this.cfg.failureWindowMs);
+      this.runtime.limiter.fail(`${req.socket.remoteAddress ?? ''}\0${entry.id}`, this.cfg.failureWindowMs);
       return this.fail('wrong_tenant', 'AUTH_INVALID', `invalid credentials: token "${entry.id}" is not for this tenant`, this.challenge, tenant);
     }
     if (entry.expiresAtMs !== undefined && Date.now() >= entry.expiresAtMs) {

@@ -1,5 +1,5 @@
-// Slows down guessing: a client address that fails to authenticate `limit` times within `windowMs`
-// gets 429 until its window ends. Fixed windows per address, in a bounded map (oldest addresses
+// Slows down guessing: a client (address and claimed token id) that fails to authenticate `limit`
+// times within `windowMs` gets 429 until its window ends. Fixed windows per address, in a bounded map (oldest addresses
 // dropped first), so a spray of source addresses cannot grow memory without bound. Requests whose
 // credentials are already verified (cached) never reach this check: a good client behind the same
 // NAT as a bad one keeps working.
