@@ -7,8 +7,9 @@
 // Needs the prometheus binary (Debian package `prometheus`, or $PROMETHEUS_BIN); skips without it,
 // except in CI ($CI set), where it fails.
 
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { request } from 'undici';
+import { cleanupsAfterEach } from './support/cleanups.js';
 import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig } from './support/fleet.js';
 import { eventually } from './support/gateway.js';
@@ -22,16 +23,7 @@ const SERIES = 200;
 const HOSTS = ['127.0.0.2', '127.0.0.3'] as const;
 const TENANT = 'team-a';
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch {
-      // keep closing the rest
-    }
-  }
-});
+const cleanups = cleanupsAfterEach();
 
 function remoteWrite(name: string, gatewayUrl: string, username: string, password: string): string[] {
   return [
