@@ -7,8 +7,10 @@ import { helpText } from './help.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { checkConfig } from './config-check.js';
 import { buildModules } from './modules.js';
+import { tokensCommand } from './tokens-command.js';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'tokens') return tokensCommand(argv.slice(1), process.stdout, process.stderr);
   let cfg;
   try {
     cfg = loadConfig(argv);

@@ -24,6 +24,7 @@ import { gatewayFields } from '../data-plane/gateway-config.js';
 import { proxySchema } from '../control-plane/proxy-config.js';
 import { controlPlaneSchema } from '../control-plane/control-plane-config.js';
 import { grpcTlsSchema } from './xds-tls.js';
+import { authSchema } from '../control-plane/auth-config.js';
 
 export const TARGETS = ['gateway', 'control-plane', 'all'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -82,6 +83,7 @@ export const rootSchema: Section = section({
   // GEM's layout: gateway.proxy (the backends, read by the control plane) beside the gateway's own fields.
   gateway: section({ proxy: proxySchema, ...gatewayFields }),
   control_plane: controlPlaneSchema,
+  auth: authSchema,
 });
 
 /** Flags that are not config fields. */

@@ -6,7 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { reloadConfig, str, sub, type LoadedConfig } from './config.js';
+import { num, reloadConfig, str, sub, type LoadedConfig } from './config.js';
+import type { TokenEntry } from '../core/auth.js';
+import { readTokensFile } from '../control-plane/tokens-file.js';
 import type { ValueTree } from '../core/config-schema.js';
 import { Service } from './services.js';
 import { ConfigWatcher, contentHash } from '../control-plane/config-watcher.js';
@@ -27,10 +29,29 @@ import type { XdsServerTls } from './xds-tls.js';
 export const GATEWAY_LISTENER = 'metrics-gateway';
 
 export function configFacts(tree: ValueTree): ConfigFacts {
+  const auth =
+    str(tree, 'auth.type') === 'token'
+      ? {
+          realm: str(tree, 'auth.realm'),
+          cacheTtlMs: num(tree, 'auth.cache_ttl'),
+          failureLimit: num(tree, 'auth.failure_limit'),
+          failureWindowMs: num(tree, 'auth.failure_window'),
+        }
+      : undefined;
   return {
     backends: effectiveBackends(sub(sub(tree, 'gateway'), 'proxy')),
     routes: routeTable({ prometheus: str(tree, 'api.prometheus_http_prefix'), alertmanager: str(tree, 'api.alertmanager_http_prefix') }),
+    ...(auth ? { auth } : {}),
   };
+}
+
+/** -auth.tokens-file, read as start-up does; throws GatewayError. '' without a file. */
+function startupTokens(tree: ValueTree): { file: string; tokens: TokenEntry[] } {
+  const file = str(tree, 'auth.tokens_file');
+  if (str(tree, 'auth.type') === 'token' && file === '') {
+    throw new GatewayError('CONFIG_BAD_VALUE', 'auth.type is "token" but auth.tokens_file is empty: set -auth.tokens-file (mint entries with `metrics-gateway tokens mint`)');
+  }
+  return { file, tokens: file === '' ? [] : readTokensFile(file) };
 }
 
 export interface ControlPlaneModuleOptions {
@@ -52,6 +73,9 @@ export class ControlPlaneModule {
   readonly controlPlane: ControlPlane;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
+  private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
+  /** Ids of the token set in force (never hashes), for the status API. */
+  private tokenIds: string[] = [];
   /** Bound xDS address, known once started. */
   address = '';
 
@@ -84,16 +108,23 @@ export class ControlPlaneModule {
     const facts = configFacts(this.opts.cfg.tree);
     let counts: string;
     try {
-      const snapshot = buildSnapshot({ ...facts, endpoints: new Map(), listener: this.listener() });
+      const { tokens } = startupTokens(this.opts.cfg.tree);
+      const auth = facts.auth ? { ...facts.auth, tokens } : undefined;
+      const snapshot = buildSnapshot({ backends: facts.backends, routes: facts.routes, auth, endpoints: new Map(), listener: this.listener() });
       counts = TYPE_ORDER.map((t) => `${snapshot.resources(t).size} ${shortType(t)}`).join(', ');
     } catch (err) {
       if (!(err instanceof SnapshotBuildError)) throw err;
       throw new GatewayError('CONFIG_SNAPSHOT', `${err.message}\n  ${err.problems.join('\n  ')}`);
     }
+    const tokens = startupTokens(this.opts.cfg.tree);
+    const authLine = facts.auth
+      ? `  auth: token (basic auth, realm "${facts.auth.realm}"), ${tokens.tokens.length} tokens from ${tokens.file} (watched): ${tokens.tokens.map((t) => t.id).join(', ')}`
+      : '  auth: trust (the client\'s X-Scope-OrgID is forwarded)';
     const dnsNames = facts.backends.flatMap((b) => (b.target.kind === 'dns' ? [`${b.name} → ${b.url}`] : []));
     return [
       `control plane: xDS on ${this.opts.grpcAddress}, ${this.opts.tls.description}`,
       `  snapshot: ${counts}; listener port ${this.opts.listenerPort} (-control-plane.listener-port)`,
+      authLine,
       ...facts.backends.map((b) => `  backend ${b.name} → ${b.url} (${b.target.kind === 'dns' ? 'httpgrpc' : 'http'}, timeout ${b.timeoutMs / 1000}s)`),
       ...(dnsNames.length > 0 ? [`  DNS names watched every ${this.opts.lookupPeriodMs / 1000}s: ${dnsNames.length}`] : []),
       ...(this.opts.cfg.file !== '' ? [`  config file watched for changes: ${this.opts.cfg.file}`] : []),
@@ -107,6 +138,7 @@ export class ControlPlaneModule {
       build: () => this.controlPlane.status(),
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
+      tokens: () => (this.tokensWatcher ? { ...this.tokensWatcher.status(), ids: this.tokenIds } : undefined),
     });
   }
 
@@ -116,7 +148,26 @@ export class ControlPlaneModule {
       new Service('control-plane', {
         starting: async () => {
           this.check();
+          const tokens = startupTokens(cfg.tree);
+          this.tokenIds = tokens.tokens.map((t) => t.id);
+          this.controlPlane.setTokens(tokens.tokens);
           this.controlPlane.setConfig(configFacts(cfg.tree));
+          if (tokens.file !== '') {
+            // The same watcher as the config file: fs events backed by polling, debounced; a bad file
+            // is logged and counted and the last good token set stays published.
+            this.tokensWatcher = new ConfigWatcher<TokenEntry[]>({
+              file: tokens.file,
+              kind: 'tokens',
+              load: () => readTokensFile(tokens.file),
+              onConfig: (next) => {
+                this.tokenIds = next.map((t) => t.id);
+                this.controlPlane.setTokens(next);
+              },
+              logger: logger.child({ component: 'tokens-watcher' }),
+              registry,
+            });
+            this.tokensWatcher.start(contentHash(tokens.file));
+          }
           if (cfg.file !== '') {
             this.configWatcher = new ConfigWatcher<ValueTree>({
               file: cfg.file,
@@ -132,6 +183,7 @@ export class ControlPlaneModule {
         },
         stopping: async () => {
           this.configWatcher?.stop();
+          this.tokensWatcher?.stop();
           this.controlPlane.stop();
           this.dns.close();
         },

@@ -11,6 +11,8 @@ import { createUpstreamFactory } from './upstreams.js';
 import { GatewayServer } from '../data-plane/gateway-server.js';
 import { HttpGrpcMetrics } from '../data-plane/httpgrpc/index.js';
 import { GatewayMetrics } from '../data-plane/metrics.js';
+import { AuthRuntime } from '../data-plane/auth/authenticator.js';
+import { AuthMetrics } from '../data-plane/auth/auth-metrics.js';
 import { buildGatewayState, checkResources } from '../data-plane/xds-apply.js';
 import { XdsClient } from '../data-plane/xds/ads-client.js';
 import { GatewayError } from '../core/errors.js';
@@ -36,6 +38,7 @@ export interface GatewayModuleOptions {
 
 export class GatewayModule {
   readonly server: GatewayServer;
+  private readonly auth: AuthRuntime;
   private client: XdsClient | undefined;
   private waiting = 'the first configuration';
   private firstApplied!: () => void;
@@ -43,6 +46,7 @@ export class GatewayModule {
 
   constructor(private readonly opts: GatewayModuleOptions) {
     const { cfg, logger, registry } = opts;
+    this.auth = new AuthRuntime(new AuthMetrics(registry), logger.child({ component: 'auth' }));
     this.server = new GatewayServer(
       {
         listenAddress: str(cfg.tree, 'server.http_listen_address'),
@@ -111,7 +115,7 @@ export class GatewayModule {
           registry,
           check: checkResources,
           onUpdate: (accepted) => {
-            const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory);
+            const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, this.auth);
             if ('waiting' in r) {
               this.waiting = r.waiting;
               logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
@@ -133,6 +137,7 @@ export class GatewayModule {
       stopping: async () => {
         await this.server.close();
         await this.client?.stop();
+        this.auth.close();
         this.opts.tls.source?.stop();
       },
     });

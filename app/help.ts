@@ -16,5 +16,6 @@ export function helpText(): string {
     const word = TYPE_WORD[f.field.type] ?? '';
     lines.push(`  -${f.name}${word ? ` ${word}` : ''}`, `    \t${f.field.help}${shown}`);
   }
+  lines.push('', 'Commands:', '  metrics-gateway tokens mint -id=<id> -tenant=<tenant> -scope=<scope>[,<scope>] [-expires-in=<duration>]', '    \tMint an access token for -auth.type=token: prints the secret once and the tokens-file entry (see `tokens mint -help`).');
   return lines.join('\n') + '\n';
 }

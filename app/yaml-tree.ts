@@ -2,7 +2,8 @@
 // reporting problems as file:line:col with the key path, what is wrong, and the fix.
 
 import { closest } from 'fastest-levenshtein';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Node as YamlNode, type Pair } from 'yaml';
+import { parseYamlFile } from '../core/yaml-doc.js';
 import { coerce, type Section, type ValueTree } from '../core/config-schema.js';
 import { GatewayError, type ErrorKey } from '../core/errors.js';
 
@@ -12,21 +13,7 @@ interface Problem {
 }
 
 export function readYamlTree(text: string, file: string, schema: Section, into: ValueTree): void {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const at = (node: YamlNode | null | undefined): string => {
-    const offset = node?.range?.[0];
-    if (offset === undefined) return file;
-    const { line, col } = lines.linePos(offset);
-    return `${file}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const { line, col } = lines.linePos(e.pos[0]);
-    // The library's own advice for this one ("use YAML.parseAllDocuments()") is not for users.
-    const first = e.code === 'MULTIPLE_DOCS' ? 'the file holds more than one document (a "---" line); keep one' : e.message.split('\n')[0];
-    throw new GatewayError('CONFIG_YAML', `${file}:${line}:${col}: invalid YAML: ${first}`);
-  }
+  const { doc, at } = parseYamlFile(text, file, 'CONFIG_YAML');
   const problems: Problem[] = [];
   // Anchors and aliases (`*name`) are plain YAML that GEM's yaml.v3 reads: follow them.
   const deref = (node: YamlNode | null | undefined): YamlNode | null | undefined => {

@@ -19,6 +19,8 @@ export interface ConfigWatcherOptions<T> {
   readonly pollIntervalMs?: number;
   readonly debounceQuietMs?: number;
   readonly debounceMaxMs?: number;
+  /** What the file holds, in metric names and logs: 'config' (default) or 'tokens' (the tokens file). */
+  readonly kind?: 'config' | 'tokens';
 }
 
 export interface ConfigStatus {
@@ -40,23 +42,26 @@ export class ConfigWatcher<T> {
   private readonly lastSuccess: Gauge;
   private readonly lastReloadOk: Gauge;
 
+  private readonly kind: string;
+
   constructor(private readonly opts: ConfigWatcherOptions<T>) {
+    const kind = (this.kind = opts.kind ?? 'config');
     this.reloads = new Counter({
-      name: 'control_plane_config_reloads_total',
-      help: 'Config file reloads by outcome (success, failure).',
+      name: `control_plane_${kind}_reloads_total`,
+      help: `${kind === 'config' ? 'Config' : 'Tokens'} file reloads by outcome (success, failure).`,
       labelNames: ['outcome'],
       registers: [opts.registry],
     });
     this.lastSuccess = new Gauge({
-      name: 'control_plane_config_last_reload_success_timestamp_seconds',
-      help: 'When the config file was last loaded successfully.',
+      name: `control_plane_${kind}_last_reload_success_timestamp_seconds`,
+      help: `When the ${kind} file was last loaded successfully.`,
       registers: [opts.registry],
     });
     // Prometheus's own prometheus_config_last_reload_successful: an alert on "== 0 for 5m" says a
     // broken file has been left in place, which a counter of failures cannot say once it stops rising.
     this.lastReloadOk = new Gauge({
-      name: 'control_plane_config_last_reload_successful',
-      help: '1 if the last load of the config file succeeded, 0 if it failed (the last good config is still served).',
+      name: `control_plane_${kind}_last_reload_successful`,
+      help: `1 if the last load of the ${kind} file succeeded, 0 if it failed (the last good ${kind} is still served).`,
       registers: [opts.registry],
     });
   }
@@ -132,7 +137,7 @@ export class ConfigWatcher<T> {
       // Same broken content: report once, not at every poll.
       if (hash !== this.lastHash || this.lastError?.message !== message) {
         this.reloads.inc({ outcome: 'failure' });
-        this.opts.logger.error({ file: this.opts.file }, `config reload failed, keeping the last good config: ${message}`);
+        this.opts.logger.error({ file: this.opts.file }, `${this.kind} reload failed, keeping the last good ${this.kind}: ${message}`);
       }
       this.lastHash = hash;
       this.lastError = { atMs: Date.now(), message };
@@ -145,7 +150,7 @@ export class ConfigWatcher<T> {
     this.reloads.inc({ outcome: 'success' });
     this.lastSuccess.set(this.loadedAtMs / 1000);
     this.lastReloadOk.set(1);
-    this.opts.logger.info({ file: this.opts.file, hash: hash.slice(0, 12) }, 'config reloaded');
+    this.opts.logger.info({ file: this.opts.file, hash: hash.slice(0, 12) }, `${this.kind} reloaded`);
     this.opts.onConfig(config);
   }
 }

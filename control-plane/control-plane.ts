@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { dnsTargetKey, type Backend, type DnsTarget, type Endpoint } from '../core/model.js';
 import type { RouteRule } from '../core/routes.js';
+import type { TokenEntry } from '../core/auth.js';
+import type { AuthFilterConfig } from '../xds/auth-filter.js';
 import type { EndpointSource } from './dns/dns-watcher.js';
 import { buildSnapshot, SnapshotBuildError, type ResourceTransform } from './snapshot-builder.js';
 import type { ListenerSpec } from './translate.js';
@@ -13,6 +15,8 @@ import { SnapshotInconsistentError, type SnapshotCache } from './xds/snapshot-ca
 export interface ConfigFacts {
   readonly backends: readonly Backend[];
   readonly routes: readonly RouteRule[];
+  /** Auth type token: the filter settings; the tokens come from setTokens. Undefined: trust. */
+  readonly auth?: Omit<AuthFilterConfig, 'tokens'>;
 }
 
 export interface ControlPlaneOptions {
@@ -39,6 +43,7 @@ export interface BuildStatus {
 
 export class ControlPlane {
   private facts: ConfigFacts | undefined;
+  private tokens: readonly TokenEntry[] = [];
   private readonly watches = new Map<string, () => void>();
   private readonly answers = new Map<string, readonly Endpoint[]>();
   private readonly firstSeen = new Map<string, number>();
@@ -99,6 +104,12 @@ export class ControlPlane {
     this.publish();
   }
 
+  /** A new token set from the tokens file: published to every gateway with the next snapshot. */
+  setTokens(tokens: readonly TokenEntry[]): void {
+    this.tokens = tokens;
+    this.publish();
+  }
+
   status(): BuildStatus {
     return {
       lastSuccessAt: this.lastSuccessAt === undefined ? null : new Date(this.lastSuccessAt).toISOString(),
@@ -138,7 +149,8 @@ export class ControlPlane {
     }
     const started = performance.now();
     try {
-      const snapshot = buildSnapshot({ ...facts, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
+      const auth = facts.auth ? { ...facts.auth, tokens: this.tokens } : undefined;
+      const snapshot = buildSnapshot({ backends: facts.backends, routes: facts.routes, auth, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
       this.opts.cache.setSnapshot(snapshot);
       this.lastSuccessAt = Date.now();
       this.lastError = null;

@@ -15,6 +15,8 @@ export interface ControlPlaneApiDeps {
   build(): BuildStatus;
   dns(): readonly DnsTargetStatus[];
   config(): ConfigStatus | undefined;
+  /** The tokens file: its watcher's status and the ids in force (never hashes). */
+  tokens(): (ConfigStatus & { readonly ids: readonly string[] }) | undefined;
 }
 
 export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlaneApiDeps): void {
@@ -35,6 +37,7 @@ export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlane
     snapshot: deps.cache.status(),
     build: deps.build(),
     config: deps.config() ?? null,
+    tokens: deps.tokens() ?? null,
     dns: deps.dns(),
   }));
 }

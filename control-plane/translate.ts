@@ -7,8 +7,9 @@
 
 import { isIP } from 'node:net';
 import { dnsTargetKey, type Backend, type BackendName, type Endpoint, type HttpTarget } from '../core/model.js';
-import { unsetBackendMessage, type RouteRule } from '../core/routes.js';
+import { ADMIN_SCOPES, unsetBackendMessage, type RouteRule } from '../core/routes.js';
 import { backendMetadata } from '../xds/gateway-metadata.js';
+import { authHttpFilter, routeScopeMetadata, type AuthFilterConfig } from '../xds/auth-filter.js';
 import {
   HCM_TYPE_URL,
   ROUTER_TYPE_URL,
@@ -35,6 +36,8 @@ export interface TranslateInput {
   /** Resolved addresses per dnsTargetKey(target). */
   readonly endpoints: ReadonlyMap<string, readonly Endpoint[]>;
   readonly listener: ListenerSpec;
+  /** Auth type token: the filter (with the tokens) on the gateway Listener, scopes on its routes. */
+  readonly auth?: AuthFilterConfig;
 }
 
 export type TranslatedResources = ReadonlyMap<TypeUrl, readonly XdsResource[]>;
@@ -57,8 +60,9 @@ export function translate(input: TranslateInput): TranslatedResources {
     if (backends[i]?.name === backends[i - 1]?.name) throw new Error(`duplicate backend "${backends[i]?.name}"`);
   }
   const out = new Map<TypeUrl, XdsResource[]>(TYPE_ORDER.map((t) => [t, []]));
-  const add = (typeUrl: TypeUrl, name: string, view: PlainMessage, refs: ResourceRef[] = []): void => {
-    out.get(typeUrl)?.push({ name, typeUrl, value: encodeResource(typeUrl, view), refs, view });
+  // `shown`: the view for dumps and the API when it must differ from what is sent (token hashes).
+  const add = (typeUrl: TypeUrl, name: string, view: PlainMessage, refs: ResourceRef[] = [], shown: PlainMessage = view): void => {
+    out.get(typeUrl)?.push({ name, typeUrl, value: encodeResource(typeUrl, view), refs, view: shown });
   };
 
   for (const b of backends) {
@@ -73,13 +77,12 @@ export function translate(input: TranslateInput): TranslatedResources {
   }
 
   const name = input.listener.name;
-  add(TYPE_URL.listener, name, gatewayListener(input.listener), [
-    { typeUrl: TYPE_URL.route, names: [name] },
-  ]);
+  const routeRef = [{ typeUrl: TYPE_URL.route, names: [name] }];
+  add(TYPE_URL.listener, name, gatewayListener(input.listener, input.auth), routeRef, gatewayListener(input.listener, input.auth, true));
   const byName = new Map(backends.map((b) => [b.name, b]));
   const routes = orderRoutes(input.routes);
   const clusters = [...new Set(routes.filter((r) => byName.has(r.backend)).map((r) => r.backend))].sort(cmp);
-  add(TYPE_URL.route, name, routeConfiguration(name, routes, byName), [{ typeUrl: TYPE_URL.cluster, names: clusters }]);
+  add(TYPE_URL.route, name, routeConfiguration(name, routes, byName, input.auth !== undefined), [{ typeUrl: TYPE_URL.cluster, names: clusters }]);
 
   for (const list of out.values()) list.sort((a, b) => cmp(a.name, b.name));
   return out;
@@ -181,14 +184,14 @@ function upstreamTls(b: Backend, t: HttpTarget): PlainMessage {
   };
 }
 
-function hcm(statPrefix: string, routeSpecifier: PlainMessage): PlainMessage {
-  return { '@type': HCM_TYPE_URL, stat_prefix: statPrefix, ...routeSpecifier, http_filters: [routerFilter()] };
+function hcm(statPrefix: string, routeSpecifier: PlainMessage, filters: PlainMessage[] = []): PlainMessage {
+  return { '@type': HCM_TYPE_URL, stat_prefix: statPrefix, ...routeSpecifier, http_filters: [...filters, routerFilter()] };
 }
 
-function gatewayListener(l: ListenerSpec): PlainMessage {
+function gatewayListener(l: ListenerSpec, auth: AuthFilterConfig | undefined, redact = false): PlainMessage {
   const filter = {
     name: 'envoy.filters.network.http_connection_manager',
-    typed_config: hcm(l.name, { rds: { config_source: adsSource(), route_config_name: l.name } }),
+    typed_config: hcm(l.name, { rds: { config_source: adsSource(), route_config_name: l.name } }, auth ? [authHttpFilter(auth, redact)] : []),
   };
   return { name: l.name, address: socketAddress(l.address, l.port), filter_chains: [{ filters: [filter] }] };
 }
@@ -233,6 +236,7 @@ function routeConfiguration(
   name: string,
   routes: readonly RouteRule[],
   backends: ReadonlyMap<BackendName, Backend>,
+  withScopes: boolean,
 ): PlainMessage {
   const envoyRoutes = routes.map((r) => {
     const match = r.match === 'exact' ? { path: r.path } : { prefix: r.path };
@@ -241,7 +245,8 @@ function routeConfiguration(
     const action = b
       ? { route: { cluster: b.name, timeout: duration(b.timeoutMs) } }
       : { direct_response: { status: 503, body: { inline_string: unsetBackendMessage(r.backend) } } };
-    return { name: `${r.match}:${r.path}`, match, ...action };
+    const scopes = withScopes ? { metadata: routeScopeMetadata(r.scopes ?? ADMIN_SCOPES) } : {};
+    return { name: `${r.match}:${r.path}`, match, ...action, ...scopes };
   });
   return { name, virtual_hosts: [{ name, domains: ['*'], routes: envoyRoutes }] };
 }

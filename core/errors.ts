@@ -25,6 +25,7 @@ export const ERRORS = {
   FLAG_VALUE: spec('GW_ERR_FLAG_VALUE', 0, 'a command-line flag with a bad value'),
   TLS_FILE: spec('GW_ERR_TLS_FILE', 0, 'a TLS certificate, key or CA file that cannot be read or used'),
   CONFIG_SNAPSHOT: spec('GW_ERR_CONFIG_SNAPSHOT', 0, 'the config translates into xDS resources that fail validation'),
+  TOKENS_FILE: spec('GW_ERR_TOKENS_FILE', 0, 'the tokens file (-auth.tokens-file) cannot be read or holds a bad entry'),
 
   // Requests answered by the gateway itself.
   BACKEND_UNSET: spec('GW_ERR_BACKEND_UNSET', 503, 'the route has no backend url and there is no default'),
@@ -39,6 +40,13 @@ export const ERRORS = {
   UPSTREAM_FAILED: spec('GW_ERR_UPSTREAM_FAILED', 502, 'the backend failed in another way (protocol, TLS)'),
   UPSTREAM_UNAVAILABLE: spec('GW_ERR_UPSTREAM_UNAVAILABLE', 503, 'no backend endpoint could take the request'),
   UPSTREAM_TOO_LARGE: spec('GW_ERR_UPSTREAM_TOO_LARGE', 413, 'the backend rejected the message size'),
+
+  // Authentication (-auth.type=token).
+  AUTH_MISSING: spec('GW_ERR_AUTH_MISSING', 401, 'no basic-auth credentials (username = tenant, password = token)'),
+  AUTH_INVALID: spec('GW_ERR_AUTH_INVALID', 401, 'the token is unknown, wrong, or not for the tenant'),
+  AUTH_EXPIRED: spec('GW_ERR_AUTH_EXPIRED', 401, 'the token has expired'),
+  AUTH_SCOPE: spec('GW_ERR_AUTH_SCOPE', 403, 'the token lacks the scope the route needs'),
+  AUTH_THROTTLED: spec('GW_ERR_AUTH_THROTTLED', 429, 'too many failed authentications from this client address'),
 } as const;
 
 export type ErrorKey = keyof typeof ERRORS;

@@ -1,3 +1,4 @@
+import type { Scope } from './auth.js';
 import type { BackendName } from './model.js';
 
 // The gateway's routing table: one data table, shown in README.md.
@@ -7,6 +8,18 @@ export interface RouteRule {
   readonly match: 'exact' | 'prefix';
   readonly path: string;
   readonly backend: BackendName;
+  /** Scopes a token needs on this route (auth type token); absent: `admin` for every method. */
+  readonly scopes?: RouteScopes;
+}
+
+/**
+ * The scope a request needs: `read` for GET, HEAD and OPTIONS, `write` for anything else. A family
+ * like the rules API reads with GET and writes with POST/DELETE; a push is a write whatever the
+ * method, and a PromQL query over POST is still a read.
+ */
+export interface RouteScopes {
+  readonly read: Scope;
+  readonly write: Scope;
 }
 
 export interface RoutePrefixes {
@@ -18,28 +31,43 @@ export interface RoutePrefixes {
 
 export const DEFAULT_PREFIXES: RoutePrefixes = { prometheus: '/prometheus', alertmanager: '/alertmanager' };
 
-const exact = (path: string, backend: BackendName): RouteRule => ({ match: 'exact', path, backend });
-const prefix = (path: string, backend: BackendName): RouteRule => ({ match: 'prefix', path, backend });
+// Route families and their scopes (GEM's access policies). Everything not named here (status pages,
+// the admin API, block upload, the catch-all) needs `admin`.
+const PUSH: RouteScopes = { read: 'metrics:write', write: 'metrics:write' };
+const QUERY: RouteScopes = { read: 'metrics:read', write: 'metrics:read' };
+const METRICS: RouteScopes = { read: 'metrics:read', write: 'metrics:write' };
+const RULES: RouteScopes = { read: 'rules:read', write: 'rules:write' };
+const ALERTS: RouteScopes = { read: 'alerts:read', write: 'alerts:write' };
+export const ADMIN_SCOPES: RouteScopes = { read: 'admin', write: 'admin' };
+
+const exact = (path: string, backend: BackendName, scopes: RouteScopes = ADMIN_SCOPES): RouteRule => ({ match: 'exact', path, backend, scopes });
+const prefix = (path: string, backend: BackendName, scopes: RouteScopes = ADMIN_SCOPES): RouteRule => ({ match: 'prefix', path, backend, scopes });
+
+/** Methods that only read (RFC 9110 9.2.1 safe methods). */
+export function needsScope(scopes: RouteScopes | undefined, method: string | undefined): Scope {
+  const s = scopes ?? ADMIN_SCOPES;
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? s.read : s.write;
+}
 
 export function routeTable(p: RoutePrefixes = DEFAULT_PREFIXES): RouteRule[] {
   const prom = p.prometheus;
   return [
-    exact('/api/v1/push', 'distributor'),
+    exact('/api/v1/push', 'distributor', PUSH),
     prefix('/distributor/', 'distributor'),
-    prefix('/otlp/v1/metrics', 'distributor'),
-    prefix('/api/v1/push/influx/write', 'distributor'),
+    prefix('/otlp/v1/metrics', 'distributor', PUSH),
+    prefix('/api/v1/push/influx/write', 'distributor', PUSH),
 
-    prefix(p.alertmanager, 'alertmanager'),
+    prefix(p.alertmanager, 'alertmanager', ALERTS),
     prefix('/multitenant_alertmanager/', 'alertmanager'),
-    exact('/api/v1/alerts', 'alertmanager'),
+    exact('/api/v1/alerts', 'alertmanager', ALERTS),
 
-    prefix(`${prom}/config/v1/rules`, 'ruler'),
-    prefix(`${prom}/api/v1/rules`, 'ruler'),
-    prefix(`${prom}/api/v1/alerts`, 'ruler'),
+    prefix(`${prom}/config/v1/rules`, 'ruler', RULES),
+    prefix(`${prom}/api/v1/rules`, 'ruler', RULES),
+    prefix(`${prom}/api/v1/alerts`, 'ruler', RULES),
     prefix('/ruler/', 'ruler'),
 
-    prefix(prom, 'query_frontend'),
-    exact('/api/v1/status/buildinfo', 'query_frontend'),
+    prefix(prom, 'query_frontend', QUERY),
+    exact('/api/v1/status/buildinfo', 'query_frontend', QUERY),
 
     prefix('/api/v1/upload/block/', 'compactor'),
     prefix('/compactor/', 'compactor'),
@@ -47,7 +75,7 @@ export function routeTable(p: RoutePrefixes = DEFAULT_PREFIXES): RouteRule[] {
     prefix('/ingester/', 'ingester'),
     prefix('/store-gateway/', 'store_gateway'),
     prefix('/admin/api/', 'admin_api'),
-    prefix('/graphite/', 'graphite'),
+    prefix('/graphite/', 'graphite', METRICS),
 
     prefix('/', 'default'),
   ];

@@ -41,7 +41,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
               path: r.path,
               ...(r.cluster !== undefined ? { cluster: r.cluster } : {}),
               ...(r.direct ? { direct_response: r.direct } : {}),
+              ...(state.auth ? { scopes: r.scopes ?? { read: 'admin', write: 'admin' } } : {}),
             })),
+            // Token ids only: hashes stay inside the gateway.
+            auth: state.auth ? { type: 'token', realm: state.auth.cfg.realm, tokens: state.auth.tokenIds } : { type: 'trust' },
             upstreams: [...state.upstreams].map(([cluster, u]) => ({
               cluster,
               backend: u.backend.name,

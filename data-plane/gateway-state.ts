@@ -1,6 +1,7 @@
 // Everything a request needs, built completely before it is used and then swapped in with one
 // assignment (grpc-js's picker habit): a request keeps the state it started with.
 
+import type { Authenticator } from './auth/authenticator.js';
 import type { Router } from './router.js';
 import type { Upstream } from './upstream.js';
 
@@ -10,6 +11,8 @@ export interface GatewayState {
   readonly router: Router;
   /** By cluster name (= backend name for our control plane). */
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** Token mode: checks every proxied request; undefined in trust mode. */
+  readonly auth?: Authenticator;
 }
 
 /** Upstreams of `prev` that `next` no longer uses: close them after their last request. */

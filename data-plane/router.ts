@@ -4,6 +4,8 @@
 // Routing uses the normalised path, so `..`, `%2e%2e` and `//` cannot reach another backend than
 // the clean path would (nginx does the same before matching locations).
 
+import type { RouteScopes } from '../core/routes.js';
+
 export interface RouteAction {
   /** Label for metrics: the route's name ("exact:/api/v1/push"). */
   readonly label: string;
@@ -11,6 +13,8 @@ export interface RouteAction {
   readonly cluster: string | undefined;
   /** A fixed answer, e.g. 503 for a backend that has no url. */
   readonly direct: { readonly status: number; readonly body: string } | undefined;
+  /** Scopes a token needs here (token mode); undefined: admin. */
+  readonly scopes?: RouteScopes;
 }
 
 export interface RouteInput extends RouteAction {

@@ -11,7 +11,9 @@ import type { GatewayState } from './gateway-state.js';
 import { Router, type RouteInput } from './router.js';
 import type { Upstream } from './upstream.js';
 import type { AcceptedResources } from './xds/accepted-state.js';
-import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssignment, type DecodedRoute, type DecodedRouteConfiguration } from '../xds/decoded.js';
+import type { AuthRuntime } from './auth/authenticator.js';
+import { authConfigOf, routeScopeProblem, routeScopesOf } from '../xds/auth-filter.js';
+import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssignment, type DecodedListener, type DecodedRoute, type DecodedRouteConfiguration } from '../xds/decoded.js';
 
 export interface UpstreamFactory {
   create(backend: Backend): Upstream;
@@ -28,6 +30,7 @@ export function buildGatewayState(
   listenerName: string,
   prev: GatewayState | undefined,
   factory: UpstreamFactory,
+  authRuntime?: AuthRuntime,
 ): BuildResult {
   const listener = accepted.listeners.get(listenerName);
   if (!listener) return { waiting: `listener "${listenerName}"` };
@@ -69,7 +72,15 @@ export function buildGatewayState(
   }
   const v = accepted.versions;
   const version = [v[TYPE_URL.cluster], v[TYPE_URL.endpoint], v[TYPE_URL.listener], v[TYPE_URL.route]].join('/');
-  return { state: { version, router: new Router(rules), upstreams }, keptEndpoints };
+  // Checked before the listener was ACKed (checkResources), so anything else here is trust mode.
+  const authConfig = authConfigOf(listener);
+  let auth;
+  if (authConfig && !('problems' in authConfig)) {
+    // Fail closed: a listener that asks for authentication is never served without it.
+    if (!authRuntime) return { waiting: 'authentication support (no AuthRuntime given to buildGatewayState)' };
+    auth = authRuntime.authenticatorFor(authConfig);
+  } else authRuntime?.clear();
+  return { state: { version, router: new Router(rules), upstreams, ...(auth ? { auth } : {}) }, keptEndpoints };
 }
 
 /**
@@ -78,7 +89,13 @@ export function buildGatewayState(
  */
 export function checkResources(typeUrl: TypeUrl, resources: ReadonlyMap<string, unknown>, accepted: AcceptedResources): string[] {
   const problems: string[] = [];
-  if (typeUrl === TYPE_URL.cluster) {
+  if (typeUrl === TYPE_URL.listener) {
+    // A token set the gateway cannot enforce is NACKed: the last good one stays in force.
+    for (const l of resources.values() as Iterable<DecodedListener>) {
+      const auth = authConfigOf(l);
+      if (auth && 'problems' in auth) problems.push(...auth.problems.map((p) => `Listener "${l.name}": ${p}`));
+    }
+  } else if (typeUrl === TYPE_URL.cluster) {
     for (const c of resources.values() as Iterable<DecodedCluster>) {
       const b = backendFromCluster(c);
       if (typeof b === 'string') problems.push(`Cluster "${c.name}": ${b}`);
@@ -91,6 +108,8 @@ export function checkResources(typeUrl: TypeUrl, resources: ReadonlyMap<string, 
         const cluster = r.route?.cluster;
         if (cluster !== undefined && !accepted.clusters.has(cluster)) problems.push(`${where}: names cluster "${cluster}", which is not known`);
         if (cluster === undefined && !r.direct_response) problems.push(`${where}: needs route.cluster or direct_response`);
+        const scopeProblem = routeScopeProblem(r);
+        if (scopeProblem) problems.push(`${where}: ${scopeProblem}`);
       }
     }
   }
@@ -118,6 +137,7 @@ function routeRules(rc: DecodedRouteConfiguration): RouteInput[] {
       label,
       cluster: direct ? undefined : r.route?.cluster,
       direct,
+      scopes: routeScopesOf(r),
     });
   }
   return out;

@@ -32,7 +32,7 @@ const STARTUP: Case[] = [
   ['a list as the whole document', '- gateway\n- server\n', [], 'FILE:1:1: the document: expected a mapping of keys, got a list'],
 
   // Unknown keys, at each level.
-  ['unknown top-level key', 'gatway:\n  proxy: {}\n', [], 'FILE:1:1: unknown key "gatway"; did you mean "gateway"? valid keys: target, server, api, gateway, control_plane'],
+  ['unknown top-level key', 'gatway:\n  proxy: {}\n', [], 'FILE:1:1: unknown key "gatway"; did you mean "gateway"? valid keys: target, server, api, gateway, control_plane, auth'],
   [
     'unknown key under server',
     'server:\n  http_listen_prot: 80\n',

@@ -10,11 +10,12 @@
 // (default 45 s; the file takes about 65 s: Prometheus applies new scrape targets only every 5 s).
 
 import http from 'node:http';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { request } from 'undici';
 import { encodeRemoteWrite } from '../examples/local/demo-distributor.js';
 import { DnsServer } from '../examples/local/dns-server.js';
 import type { Child } from './support/cli.js';
+import { cleanupsAfterEach } from './support/cleanups.js';
 import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
 import { eventually, startGateway } from './support/gateway.js';
@@ -35,16 +36,7 @@ const DISTRIBUTOR_LATENCY_MS = 20;
 // scrape_samples_post_metric_relabeling, scrape_series_added.
 const AUTO_SERIES = 5;
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch {
-      // keep closing the rest
-    }
-  }
-});
+const cleanups = cleanupsAfterEach();
 
 interface EditableConfig {
   readonly distributorUrl: string;

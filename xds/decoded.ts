@@ -69,6 +69,8 @@ export interface DecodedRoute {
   readonly match?: { readonly prefix?: string; readonly path?: string; readonly safe_regex?: unknown };
   readonly route?: DecodedRouteAction;
   readonly direct_response?: { readonly status?: number; readonly body?: { readonly inline_string?: string } };
+  /** Our routes name the scopes they need here (xds/auth-filter.ts). */
+  readonly metadata?: { readonly filter_metadata?: Readonly<Record<string, DecodedStruct>> };
 }
 
 export interface DecodedVirtualHost {

@@ -17,6 +17,8 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'google/protobuf/struct.proto',
+  // The auth filter's config (xds/auth-filter.ts), as Envoy carries filters it has no proto for.
+  'xds/type/v3/typed_struct.proto',
   'google/rpc/status.proto',
 ];
 

@@ -2,6 +2,7 @@
 // field) ↔ plain JSON: node metadata in both directions.
 
 import type { StructMessage, StructValueMessage } from './ads-service.js';
+import type { DecodedStruct, DecodedStructValue } from './decoded.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
@@ -47,4 +48,39 @@ function valueToJson(v: StructValueMessage): JsonValue {
     default:
       return null;
   }
+}
+
+// The same conversions for protobufjs (encodeResource/decodeResource): no `kind`, the set field alone
+// says which value it is (xds/decoded.ts DecodedStruct).
+
+/** Plain JSON → google.protobuf.Struct for encodeResource. */
+export function jsonToPlainStruct(obj: Readonly<Record<string, JsonValue>>): { fields: Record<string, unknown> } {
+  const fields: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) fields[k] = jsonToPlainValue(obj[k]!);
+  return { fields };
+}
+
+function jsonToPlainValue(v: JsonValue): unknown {
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToPlainValue) } };
+  return { structValue: jsonToPlainStruct(v) };
+}
+
+/** google.protobuf.Struct as decodeResource returns it → plain JSON. */
+export function decodedStructToJson(s: DecodedStruct): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = {};
+  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = decodedValueToJson(v);
+  return out;
+}
+
+function decodedValueToJson(v: DecodedStructValue): JsonValue {
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.structValue !== undefined) return decodedStructToJson(v.structValue);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(decodedValueToJson);
+  return null;
 }

@@ -4,7 +4,7 @@
 
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { request } from 'undici';
 import { startCli, type Child } from './cli.js';
 
@@ -17,10 +17,12 @@ export interface ControlPlaneProcess {
 /** The config file a control plane watches, in a temp dir, edited the two ways editors and Kubernetes do. */
 export class WatchedConfig {
   readonly dir = mkdtempSync(join(tmpdir(), 'mgw-fleet-'));
-  readonly file = join(this.dir, 'config.yaml');
+  readonly file: string;
   private tmpCount = 0;
 
-  constructor(yaml: string) {
+  /** `name`: the file's name in its directory (a tokens file is watched the same way). */
+  constructor(yaml: string, name = 'config.yaml') {
+    this.file = join(this.dir, name);
     writeFileSync(this.file, yaml);
   }
 
@@ -31,7 +33,7 @@ export class WatchedConfig {
 
   /** A temp file renamed over the config (atomic, ConfigMap style). */
   replaceAtomically(yaml: string): void {
-    const tmp = join(this.dir, `.config.yaml.${++this.tmpCount}.tmp`);
+    const tmp = join(this.dir, `.${basename(this.file)}.${++this.tmpCount}.tmp`);
     writeFileSync(tmp, yaml);
     renameSync(tmp, this.file);
   }

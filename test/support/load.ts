@@ -7,6 +7,8 @@ export interface LoadRequest {
   readonly path: string;
   readonly method: 'GET' | 'POST';
   readonly body?: string;
+  /** Replace or add request headers (the default sends X-Scope-OrgID: load). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface Load {
@@ -16,7 +18,15 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-export function startLoad(url: string, requests: readonly LoadRequest[], opts: { concurrency?: number; maxMs?: number; maxRequests?: number } = {}): Load {
+export interface LoadOptions {
+  readonly concurrency?: number;
+  readonly maxMs?: number;
+  readonly maxRequests?: number;
+  /** Each answer with the time its request was sent (status 0: no answer), e.g. to judge it against an event. */
+  readonly onResult?: (status: number, sentAt: number) => void;
+}
+
+export function startLoad(url: string, requests: readonly LoadRequest[], opts: LoadOptions = {}): Load {
   const pool = new Pool(url, { connections: opts.concurrency ?? 4, pipelining: 1 });
   const failures: string[] = [];
   let sent = 0;
@@ -27,11 +37,14 @@ export function startLoad(url: string, requests: readonly LoadRequest[], opts: {
     for (let i = offset; !stopped && Date.now() < deadline && sent < max; i++) {
       const r = requests[i % requests.length]!;
       sent++;
+      const sentAt = Date.now();
       try {
-        const res = await pool.request({ path: r.path, method: r.method, body: r.body, headers: { 'x-scope-orgid': 'load' } });
+        const res = await pool.request({ path: r.path, method: r.method, body: r.body, headers: { 'x-scope-orgid': 'load', ...r.headers } });
         const text = await res.body.text();
+        opts.onResult?.(res.statusCode, sentAt);
         if (res.statusCode >= 400) failures.push(`${r.method} ${r.path} → ${res.statusCode} ${text.trim()}`);
       } catch (err) {
+        opts.onResult?.(0, sentAt);
         failures.push(`${r.method} ${r.path} → ${(err as Error).message}`);
       }
     }
