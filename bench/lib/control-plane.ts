@@ -33,6 +33,8 @@ export async function controlPlane(
     name,
     process.execPath,
     [
+      // e.g. BENCH_CP_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the control plane's time goes.
+      ...(process.env['BENCH_CP_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== ''),
       cli,
       '-target=control-plane',
       `-config.file=${configFile}`,
