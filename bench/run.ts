@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f floor profile]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f floor profile auth]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -15,6 +15,7 @@ import type { BenchContext, CpuLayout } from './lib/context.js';
 import { REPO, GATEWAY_CLI } from './lib/paths.js';
 import { Peers } from './lib/peers-client.js';
 import { killAll, loadAverage } from './lib/proc.js';
+import { auth } from './scenarios/auth.js';
 import { balance } from './scenarios/balance.js';
 import { grpcFloor } from './scenarios/grpc-floor.js';
 import { memory } from './scenarios/memory.js';
@@ -24,7 +25,7 @@ import { scaleOut } from './scenarios/scale-out.js';
 import { throughput, type Summary } from './scenarios/throughput.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor']);
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'auth']);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -129,6 +130,11 @@ async function main(): Promise<number> {
       const r = await grpcFloor(ctx);
       md.push(r.md);
       json['floor'] = r.json;
+    }
+    if (chosen.has('auth')) {
+      const r = await auth(ctx);
+      md.push(r.md);
+      json['auth'] = r.json;
     }
     if (chosen.has('profile')) {
       const r = await profile(ctx);
