@@ -97,6 +97,9 @@ export class GatewayModule {
       logger,
       httpgrpcMetrics: new HttpGrpcMetrics(registry),
     });
+    // Set on a gateway of a fleet, -auth.type=token means "never serve unauthenticated"; the tokens and
+    // the filter come from the control plane (an embedded one reads the same flag).
+    const requireAuth = str(cfg.tree, 'auth.type') === 'token';
     return new Service('gateway', {
       starting: async () => {
         this.check();
@@ -119,6 +122,12 @@ export class GatewayModule {
             if ('waiting' in r) {
               this.waiting = r.waiting;
               logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
+              return;
+            }
+            if (requireAuth && !r.state.auth) {
+              // Fail closed: this gateway was told to authenticate, its control plane says trust.
+              this.waiting = 'a configuration with authentication (-auth.type=token is set on this gateway, but the control plane sends no auth filter: set -auth.type=token and -auth.tokens-file on the control plane)';
+              logger.error({ version: r.state.version }, `xds: not applying config: ${this.waiting}`);
               return;
             }
             for (const c of r.keptEndpoints) logger.warn({ cluster: c }, 'xds: empty endpoint set received; keeping the current endpoints');

@@ -11,6 +11,9 @@ wrk.headers["Content-Encoding"] = "snappy"
 wrk.headers["X-Prometheus-Remote-Write-Version"] = "0.1.0"
 wrk.headers["User-Agent"] = "Prometheus/2.53.0"
 wrk.headers["X-Scope-OrgID"] = "bench"
+-- Scenario "auth": the same request with HTTP basic auth (-auth.type=token).
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization ~= nil and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 
 done = function(summary, latency, requests)
   local e = summary.errors

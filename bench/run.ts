@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f floor profile]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f floor profile auth fleet dns]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -15,6 +15,7 @@ import type { BenchContext, CpuLayout } from './lib/context.js';
 import { REPO, GATEWAY_CLI } from './lib/paths.js';
 import { Peers } from './lib/peers-client.js';
 import { killAll, loadAverage } from './lib/proc.js';
+import { auth } from './scenarios/auth.js';
 import { balance } from './scenarios/balance.js';
 import { dnsNames } from './scenarios/dns-names.js';
 import { fleetBench } from './scenarios/fleet.js';
@@ -28,7 +29,7 @@ import { throughput, type Summary } from './scenarios/throughput.js';
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
 const CONTROL_PLANE = ['fleet', 'dns'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor', ...CONTROL_PLANE]);
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'auth', ...CONTROL_PLANE]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -144,6 +145,11 @@ async function main(): Promise<number> {
       const r = await fleetBench(ctx);
       md.push(r.md);
       json['fleet'] = r.json;
+    }
+    if (chosen.has('auth')) {
+      const r = await auth(ctx);
+      md.push(r.md);
+      json['auth'] = r.json;
     }
     if (chosen.has('profile')) {
       const r = await profile(ctx);

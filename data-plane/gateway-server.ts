@@ -149,6 +149,29 @@ export class GatewayServer {
       sendError(res, 'BACKEND_UNSET', unsetBackendMessage('default'));
       return;
     }
+    const auth = state.auth;
+    if (!auth) {
+      this.dispatch(req, res, route, state);
+      return;
+    }
+    // Before anything else about the route (even a fixed answer naming config fields): an unauthenticated
+    // client learns nothing about the cluster behind the gateway.
+    const started = performance.now();
+    const result = auth.check(req, route.scopes);
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.afterAuth(req, res, route, state, r, started),
+        (err: unknown) => {
+          this.deps.logger.error({ err }, 'authentication failed unexpectedly');
+          res.destroy();
+        },
+      );
+    } else {
+      this.afterAuth(req, res, route, state, result, started);
+    }
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse, route: RouteAction, state: GatewayState): void {
     if (route.direct) {
       sendDirect(res, route.direct.status, route.direct.body);
       return;
@@ -160,36 +183,19 @@ export class GatewayServer {
       sendError(res, 'BACKEND_UNSET', `no upstream for cluster "${backend}"`);
       return;
     }
-    const auth = state.auth;
-    if (!auth) {
-      this.proxy(req, res, route, upstream);
-      return;
-    }
-    const started = performance.now();
-    const result = auth.check(req, route.scopes);
-    if (result instanceof Promise) {
-      result.then(
-        (r) => this.afterAuth(req, res, route, upstream, r, started),
-        (err: unknown) => {
-          this.deps.logger.error({ err }, 'authentication failed unexpectedly');
-          res.destroy();
-        },
-      );
-    } else {
-      this.afterAuth(req, res, route, upstream, result, started);
-    }
+    this.proxy(req, res, route, upstream);
   }
 
-  private afterAuth(req: IncomingMessage, res: ServerResponse, route: RouteAction, upstream: Upstream, r: AuthResult, started: number): void {
+  private afterAuth(req: IncomingMessage, res: ServerResponse, route: RouteAction, state: GatewayState, r: AuthResult, started: number): void {
     if (!r.ok) {
       sendError(res, r.key, r.message, r.headers);
       // Counted with the proxied requests, so dashboards of status codes per route show refusals too.
-      this.deps.metrics.observe(route.cluster!, route.label, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000);
+      this.deps.metrics.observe(route.cluster ?? 'none', route.label, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000);
       return;
     }
     // The tenant is the authenticated one: the client's X-Scope-OrgID and Authorization go.
     setAuthenticatedTenant(req, r.tenant);
-    this.proxy(req, res, route, upstream);
+    this.dispatch(req, res, route, state);
   }
 
   private proxy(req: IncomingMessage, res: ServerResponse, route: RouteAction, upstream: Upstream): void {

@@ -193,3 +193,38 @@ describe('-config.check', () => {
     expect(readFileSync(tokensFile, 'utf8')).toContain('hash: nope');
   });
 });
+
+describe('fail closed', () => {
+  it('authenticates before a fixed answer, and a gateway told -auth.type=token serves nothing from a trust control plane', async () => {
+    const tokens = new WatchedConfig(tokensYaml([]), 'tokens.yaml');
+    // Only a distributor: every other route answers a fixed 503 naming the config fields to set.
+    const config = new WatchedConfig(`gateway:\n  proxy:\n    distributor: { url: "dns:///127.0.0.2:9" }\nauth:\n  type: token\n  tokens_file: ${tokens.file}\n`);
+    const trustConfig = new WatchedConfig(`gateway:\n  proxy:\n    default: { url: "http://127.0.0.1:9" }\n`);
+    const gw = await startGateway([`-config.file=${config.file}`]);
+    const cp = await startGateway(['-target=control-plane', `-config.file=${trustConfig.file}`]);
+    const remote = await startGateway([`-gateway.xds.server-address=${cp.grpc}`, '-auth.type=token']);
+    try {
+      const unset = await request(`${gw.url}/admin/api/v3/tenants`);
+      expect(unset.statusCode).toBe(401);
+      expect(await unset.body.text()).not.toContain('gateway.proxy');
+      const reason = await eventually(
+        async () => {
+          const r = await request(`${remote.url}/prometheus/api/v1/query?query=up`);
+          const text = await r.body.text();
+          return r.statusCode === 503 && text.includes('sends no auth filter') ? text : undefined;
+        },
+        'the remote gateway to refuse the trust config',
+        10_000,
+      );
+      expect(reason).toContain('-auth.type=token is set on this gateway');
+      const ready = await request(`${remote.url}/ready`);
+      await ready.body.dump();
+      expect(ready.statusCode).toBe(503);
+    } finally {
+      await remote.stop();
+      await cp.stop();
+      await gw.stop();
+      for (const f of [tokens, config, trustConfig]) f.remove();
+    }
+  });
+});

@@ -50,6 +50,7 @@ describe.skipIf(PROMETHEUS === undefined && !IN_CI)('dashboards and alerts on a 
   let distributors: Distributors;
   let queryFrontend: HttpBackend;
   let config: WatchedConfig;
+  let tokens: WatchedConfig;
   const replicas: ControlPlaneProcess[] = [];
   const gateways: Child[] = [];
   const loads: Load[] = [];
@@ -61,8 +62,10 @@ describe.skipIf(PROMETHEUS === undefined && !IN_CI)('dashboards and alerts on a 
     queryFrontend = await HttpBackend.start('qf', '127.0.0.6');
     // Nothing listens there: requests to the default backend fail as "refused".
     const refused = `http://127.0.0.1:${await freePort()}`;
+    // A tokens file, watched but not enforced (auth.type trust), so the tokens-file metrics are exported.
+    tokens = new WatchedConfig('tokens: []\n', 'tokens.yaml');
     config = new WatchedConfig(
-      `gateway:\n  proxy:\n    default: { url: "${refused}" }\n    distributor: { url: "${distributors.url}" }\n    query_frontend: { url: "${queryFrontend.url}" }\n`,
+      `gateway:\n  proxy:\n    default: { url: "${refused}" }\n    distributor: { url: "${distributors.url}" }\n    query_frontend: { url: "${queryFrontend.url}" }\nauth:\n  tokens_file: ${tokens.file}\n`,
     );
     for (let i = 0; i < 2; i++) replicas.push(await startControlPlaneProcess(config, 0, ['-control-plane.dns.lookup-period=1s']));
     const servers = replicas.map((r) => r.xdsAddress).join(',');
@@ -114,6 +117,7 @@ describe.skipIf(PROMETHEUS === undefined && !IN_CI)('dashboards and alerts on a 
     await distributors?.close();
     await queryFrontend?.close();
     config?.remove();
+    tokens?.remove();
   });
 
   it('every panel query of every dashboard parses and returns data', async () => {

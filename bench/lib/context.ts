@@ -40,6 +40,7 @@ export interface MeasureOptions {
   readonly seconds: number;
   readonly connections?: number;
   readonly stop?: AbortSignal;
+  readonly authorization?: string;
 }
 
 /** One wrk run; CPU read from /proc right before and right after it. */
@@ -53,6 +54,7 @@ export async function measure(ctx: BenchContext, o: MeasureOptions): Promise<Mea
     bodyFile: ctx.bodyFile,
     cpu: ctx.cpu.load,
     ...(o.stop ? { stop: o.stop } : {}),
+    ...(o.authorization ? { authorization: o.authorization } : {}),
   });
   const after = pids.map((c) => cpuMicros(c.pid));
   const perReq = (i: number): number => (w.requests > 0 ? (after[i]! - before[i]!) / w.requests : NaN);

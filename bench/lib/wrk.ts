@@ -26,6 +26,8 @@ export interface WrkOptions {
   readonly cpu: string | undefined;
   /** Stop early (SIGINT: wrk still prints its summary) when this signal fires. */
   readonly stop?: AbortSignal;
+  /** Authorization header for every request (bench/post.lua reads BENCH_AUTHORIZATION). */
+  readonly authorization?: string;
 }
 
 interface WrkJson {
@@ -41,7 +43,7 @@ interface WrkJson {
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, o.url];
   const [file, argv] = o.cpu === undefined ? ['wrk', args] : ['taskset', ['-c', o.cpu, 'wrk', ...args]];
-  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: o.bodyFile } });
+  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: o.bodyFile, BENCH_AUTHORIZATION: o.authorization ?? '' } });
   let out = '';
   proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr.on('data', (c: Buffer) => (out += c.toString()));

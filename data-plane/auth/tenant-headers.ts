@@ -5,37 +5,25 @@
 
 import type { IncomingMessage } from 'node:http';
 
-const SINGLE: ReadonlySet<string> = new Set([
-  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since',
-  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after',
-  'server', 'user-agent',
-]);
+const REMOVED = new Set(['authorization', 'x-scope-orgid']);
 
 export function setAuthenticatedTenant(req: IncomingMessage, tenant: string): void {
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.length === 13 || name.length === 14 ? name.toLowerCase() : '';
-    if (lower === 'authorization' || lower === 'x-scope-orgid') continue;
+    // Both names are 13 characters long: skip the lower-casing for every other header.
+    if (name.length === 13 && REMOVED.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]!);
   }
   out.push('X-Scope-OrgID', tenant);
   req.rawHeaders = out;
-  // Node derives `headers` and `headersDistinct` from rawHeaders once, on first access; set both so
-  // neither keeps a stale copy.
-  const headers: Record<string, string | string[]> = {};
+  // Node derives `headers` and `headersDistinct` from rawHeaders once, on first access, counting the
+  // entries the parser saw: both must be set, or a later first access would read the old list.
+  const headers = req.headers;
+  delete headers.authorization;
+  headers['x-scope-orgid'] = tenant;
   const distinct: Record<string, string[]> = {};
-  for (let i = 0; i < out.length; i += 2) {
-    const name = out[i]!.toLowerCase();
-    const value = out[i + 1]!;
-    (distinct[name] ??= []).push(value);
-  }
-  for (const [name, values] of Object.entries(distinct)) {
-    // Node's rules for `headers` (IncomingMessage._addHeaderLine): set-cookie stays a list, repeats
-    // of single-value fields are dropped, cookie joins with "; ", the rest with ", ".
-    headers[name] = name === 'set-cookie' ? values : SINGLE.has(name) ? values[0]! : values.join(name === 'cookie' ? '; ' : ', ');
-  }
-  req.headers = headers as IncomingMessage['headers'];
+  for (let i = 0; i < out.length; i += 2) (distinct[out[i]!.toLowerCase()] ??= []).push(out[i + 1]!);
   req.headersDistinct = distinct;
 }

@@ -12,4 +12,8 @@ export const mixinConfig = {
   requestErrorsPercent: 1,
   /** MetricsGatewayEndpointNoTraffic: requests/s a backend must get for an idle endpoint to mean something. */
   endpointNoTrafficMinBackendRps: 1,
+  /** MetricsGatewayAuthFailures: percent of authenticated requests refused for their credentials. */
+  authFailuresPercent: 10,
+  /** MetricsGatewayAuthFailures: requests/s a job must authenticate for the ratio to mean something. */
+  authFailuresMinRps: 0.1,
 } as const;

@@ -89,6 +89,34 @@ export const requestsDashboard: DashboardSpec = {
       ],
     },
     {
+      title: 'Authentication',
+      panels: [
+        {
+          title: 'Authentication outcomes',
+          description: 'Requests checked with -auth.type=token per second, by outcome (ok, missing, wrong_secret, unknown_token, wrong_tenant, expired, missing_scope, throttled). No tenant label: tenants are in debug logs only.',
+          unit: 'reqps',
+          queries: [q(`sum by (reason) (${R.authRequests})`, '{{reason}}')],
+        },
+        {
+          title: 'Refused for their credentials',
+          description: 'Share of authenticated requests refused for missing, wrong, unknown or expired credentials (403 for a missing scope not included); MetricsGatewayAuthFailures fires above the threshold.',
+          unit: 'percentunit',
+          queries: [
+            q(
+              `(sum by (job) (${R.authRequests}{reason=~"missing|malformed|unknown_token|wrong_secret|wrong_tenant|expired|throttled"}) or sum by (job) (${R.authRequests}) * 0) / sum by (job) (${R.authRequests})`,
+              '{{job}}',
+            ),
+          ],
+        },
+        {
+          title: 'Key derivations and tokens',
+          description: 'scrypt runs per second (cache misses: once per token per -auth.cache-ttl, plus wrong secrets), and the tokens each gateway enforces.',
+          unit: 'short',
+          queries: [q(`sum by (job) (${rate('metrics_gateway_auth_kdf_runs_total')})`, 'KDF runs/s {{job}}'), q('max by (job) (metrics_gateway_auth_tokens)', 'tokens {{job}}')],
+        },
+      ],
+    },
+    {
       title: 'Upstream errors',
       panels: [
         {

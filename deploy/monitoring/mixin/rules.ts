@@ -34,6 +34,7 @@ export const R = {
   pushBucket: 'job_type:control_plane_xds_push_duration_seconds_bucket:sum_rate',
   pushP99: 'job_type:control_plane_xds_push_duration_seconds:99quantile',
   buildP99: 'job:control_plane_snapshot_build_seconds:99quantile',
+  authRequests: 'job_reason:metrics_gateway_auth_requests_total:sum_rate',
 } as const;
 
 /** A gateway whose applied version of a type is served by no control plane. */
@@ -54,7 +55,11 @@ export const recordingRules: readonly RecordingRule[] = [
   { record: R.pushBucket, expr: sumRate('job, type, le', 'control_plane_xds_push_duration_seconds_bucket') },
   { record: R.pushP99, expr: `histogram_quantile(0.99, ${R.pushBucket})` },
   { record: R.buildP99, expr: `histogram_quantile(0.99, ${sumRate('job, le', 'control_plane_snapshot_build_seconds_bucket')})` },
+  { record: R.authRequests, expr: sumRate('job, reason', 'metrics_gateway_auth_requests_total') },
 ];
+
+/** Authentication outcomes that say the credentials are wrong (not a missing scope, which is a policy answer). */
+const AUTH_REFUSED = 'missing|malformed|unknown_token|wrong_secret|wrong_tenant|expired|throttled';
 
 const runbook = (alert: string): string => `${c.runbookUrl}#${alert.toLowerCase()}`;
 
@@ -126,5 +131,21 @@ export const alertRules: readonly AlertRule[] = [
     `max by (${c.instance}) (control_plane_config_last_reload_successful) == 0`,
     'The control plane cannot load its config file.',
     '{{ $labels.instance }}: the last load of the config file failed; the previous configuration is still served.',
+  ),
+  alert(
+    'MetricsGatewayAuthFailures',
+    'warning',
+    '15m',
+    `100 * sum by (job) (${R.authRequests}{reason=~"${AUTH_REFUSED}"}) / sum by (job) (${R.authRequests}) > ${c.authFailuresPercent} and sum by (job) (${R.authRequests}) > ${c.authFailuresMinRps}`,
+    'Many requests fail authentication.',
+    `{{ $labels.job }}: {{ printf "%.1f" $value }}% of authenticated requests are refused (wrong, unknown, expired or missing credentials; threshold ${c.authFailuresPercent}%).`,
+  ),
+  alert(
+    'MetricsGatewayTokensReloadFailing',
+    'warning',
+    '5m',
+    `max by (${c.instance}) (control_plane_tokens_last_reload_successful) == 0`,
+    'The control plane cannot load its tokens file.',
+    '{{ $labels.instance }}: the last load of the tokens file failed; the previous token set is still enforced, so new and revoked tokens are not.',
   ),
 ];
