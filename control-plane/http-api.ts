@@ -8,6 +8,9 @@ import type { DnsTargetStatus } from './dns/dns-watcher.js';
 import type { NodeRegistry } from './xds/node-registry.js';
 import type { SnapshotCache } from './xds/snapshot-cache.js';
 import { shortType, TYPE_ORDER } from '../xds/resource.js';
+import { ERRORS } from '../core/errors.js';
+import { parseNodeQuery } from './node-query-params.js';
+import type { NodeLoad } from './xds/node-query.js';
 
 export interface ControlPlaneApiDeps {
   readonly nodes: NodeRegistry;
@@ -15,10 +18,17 @@ export interface ControlPlaneApiDeps {
   build(): BuildStatus;
   dns(): readonly DnsTargetStatus[];
   config(): ConfigStatus | undefined;
+  /** Per-node request and error rates from load reports, when load reporting is served. */
+  readonly load?: (nodeId: string) => NodeLoad | undefined;
 }
 
 export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlaneApiDeps): void {
-  app.get('/control-plane/api/v1/nodes', async () => deps.nodes.toJSON());
+  // ?state=&cluster=&prefix=&sort=&order=&offset=&limit= ; summary counts always cover the whole fleet.
+  app.get('/control-plane/api/v1/nodes', async (req, reply) => {
+    const parsed = parseNodeQuery(req.query as Record<string, string | string[] | undefined>);
+    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed, code: ERRORS.BAD_REQUEST.code });
+    return deps.nodes.query(parsed, deps.load);
+  });
 
   app.get('/control-plane/api/v1/snapshot', async (_req, reply) => {
     const snapshot = deps.cache.getSnapshot();
