@@ -16,6 +16,8 @@ import { registerControlPlaneApi } from '../control-plane/http-api.js';
 import { routeTable } from '../core/routes.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
+import { LoadStore } from '../control-plane/lrs/load-store.js';
+import { LrsServer } from '../control-plane/lrs/lrs-server.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
@@ -40,6 +42,7 @@ export interface ControlPlaneModuleOptions {
   /** host:port the xDS gRPC server binds ("127.0.0.1:0" when embedded). */
   readonly grpcAddress: string;
   readonly lookupPeriodMs: number;
+  readonly loadReportingIntervalMs: number;
   readonly listenerPort: number;
   readonly tls: XdsServerTls;
   readonly transform?: ResourceTransform;
@@ -50,6 +53,8 @@ export class ControlPlaneModule {
   readonly ads: AdsServer;
   readonly dns: DnsWatcher;
   readonly controlPlane: ControlPlane;
+  readonly load = new LoadStore();
+  readonly lrs: LrsServer;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
   /** Bound xDS address, known once started. */
@@ -60,6 +65,8 @@ export class ControlPlaneModule {
     this.cache = new SnapshotCache({ logger, metricsRegistry: opts.registry });
     this.ads = new AdsServer({ cache: this.cache, logger, metricsRegistry: opts.registry });
     this.ads.addTo(this.grpcServer);
+    this.lrs = new LrsServer({ store: this.load, intervalMs: opts.loadReportingIntervalMs, logger });
+    this.lrs.addTo(this.grpcServer);
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
@@ -107,6 +114,7 @@ export class ControlPlaneModule {
       build: () => this.controlPlane.status(),
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
+      load: this.load,
     });
   }
 
@@ -150,6 +158,7 @@ export class ControlPlaneModule {
           // end them now; xDS clients see UNAVAILABLE, keep their last good config and reconnect.
           this.grpcServer.forceShutdown();
           this.ads.closeStreams();
+          this.lrs.closeStreams();
           this.opts.tls.source?.stop();
         },
       }),

@@ -13,6 +13,8 @@ import { HttpGrpcMetrics } from '../data-plane/httpgrpc/index.js';
 import { GatewayMetrics } from '../data-plane/metrics.js';
 import { buildGatewayState, checkResources } from '../data-plane/xds-apply.js';
 import { XdsClient } from '../data-plane/xds/ads-client.js';
+import { LrsClient } from '../data-plane/xds/lrs-client.js';
+import { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { GatewayError } from '../core/errors.js';
 import { probeXdsConnection } from './xds-connect-probe.js';
 import type { XdsClientTls } from './xds-tls.js';
@@ -37,6 +39,9 @@ export interface GatewayModuleOptions {
 export class GatewayModule {
   readonly server: GatewayServer;
   private client: XdsClient | undefined;
+  private lrs: LrsClient | undefined;
+  /** Per-backend, per-endpoint load, reported to the control plane over LRS. */
+  readonly load = new LoadRecorder();
   private waiting = 'the first configuration';
   private firstApplied!: () => void;
   private readonly applied = new Promise<void>((r) => (this.firstApplied = r));
@@ -92,6 +97,7 @@ export class GatewayModule {
       maxMessageBytes: num(cfg.tree, 'gateway.grpc_max_message_bytes'),
       logger,
       httpgrpcMetrics: new HttpGrpcMetrics(registry),
+      load: this.load,
     });
     return new Service('gateway', {
       starting: async () => {
@@ -110,6 +116,8 @@ export class GatewayModule {
           logger: logger.child({ component: 'xds-client' }),
           registry,
           check: checkResources,
+          // Load reports ride the ADS channel: same server, same (m)TLS credentials.
+          onChannel: (channel, server) => (channel ? this.lrs?.attach(channel, server) : this.lrs?.detach()),
           onUpdate: (accepted) => {
             const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory);
             if ('waiting' in r) {
@@ -124,6 +132,7 @@ export class GatewayModule {
             this.firstApplied();
           },
         });
+        this.lrs = new LrsClient({ node: this.client.nodeMessage, recorder: this.load, logger: logger.child({ component: 'lrs-client' }) });
         this.client.start();
         await this.server.listen();
         if (this.opts.waitForFirstConfig) {
@@ -133,6 +142,7 @@ export class GatewayModule {
       stopping: async () => {
         await this.server.close();
         await this.client?.stop();
+        this.lrs?.detach();
         this.opts.tls.source?.stop();
       },
     });

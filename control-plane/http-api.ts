@@ -10,7 +10,7 @@ import type { SnapshotCache } from './xds/snapshot-cache.js';
 import { shortType, TYPE_ORDER } from '../xds/resource.js';
 import { ERRORS } from '../core/errors.js';
 import { parseNodeQuery } from './node-query-params.js';
-import type { NodeLoad } from './xds/node-query.js';
+import type { LoadStore } from './lrs/load-store.js';
 
 export interface ControlPlaneApiDeps {
   readonly nodes: NodeRegistry;
@@ -18,8 +18,8 @@ export interface ControlPlaneApiDeps {
   build(): BuildStatus;
   dns(): readonly DnsTargetStatus[];
   config(): ConfigStatus | undefined;
-  /** Per-node request and error rates from load reports, when load reporting is served. */
-  readonly load?: (nodeId: string) => NodeLoad | undefined;
+  /** The fleet's load reports, when load reporting is served. */
+  readonly load?: LoadStore;
 }
 
 export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlaneApiDeps): void {
@@ -27,7 +27,14 @@ export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlane
   app.get('/control-plane/api/v1/nodes', async (req, reply) => {
     const parsed = parseNodeQuery(req.query as Record<string, string | string[] | undefined>);
     if (typeof parsed === 'string') return reply.code(400).send({ error: parsed, code: ERRORS.BAD_REQUEST.code });
-    return deps.nodes.query(parsed, deps.load);
+    const loads = deps.load?.nodeLoads();
+    return deps.nodes.query(parsed, (id) => loads?.get(id));
+  });
+
+  // Load reports (LRS) of the last 15 minutes: per backend and endpoint, and per reporting node.
+  app.get('/control-plane/api/v1/load', async (_req, reply) => {
+    if (!deps.load) return reply.code(404).send({ error: 'load reporting is not served by this process' });
+    return { windowSeconds: 900, clusters: deps.load.clustersView(), nodes: deps.load.nodesView() };
   });
 
   app.get('/control-plane/api/v1/snapshot', async (_req, reply) => {
