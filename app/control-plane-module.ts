@@ -18,6 +18,7 @@ import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
 import { LoadStore } from '../control-plane/lrs/load-store.js';
 import { LrsServer } from '../control-plane/lrs/lrs-server.js';
+import { addCsds } from '../control-plane/csds/csds-server.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
@@ -67,6 +68,7 @@ export class ControlPlaneModule {
     this.ads.addTo(this.grpcServer);
     this.lrs = new LrsServer({ store: this.load, intervalMs: opts.loadReportingIntervalMs, logger });
     this.lrs.addTo(this.grpcServer);
+    addCsds(this.grpcServer, this.ads.nodes);
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
