@@ -19,6 +19,8 @@ import { AdsServer } from '../control-plane/xds/ads-server.js';
 import { LoadStore } from '../control-plane/lrs/load-store.js';
 import { LrsServer } from '../control-plane/lrs/lrs-server.js';
 import { addCsds } from '../control-plane/csds/csds-server.js';
+import { registerDashboard } from '../control-plane/dashboard/dashboard-api.js';
+import { FleetHistory } from '../control-plane/dashboard/fleet-history.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
@@ -55,6 +57,7 @@ export class ControlPlaneModule {
   readonly dns: DnsWatcher;
   readonly controlPlane: ControlPlane;
   readonly load = new LoadStore();
+  readonly history = new FleetHistory();
   readonly lrs: LrsServer;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
@@ -77,6 +80,10 @@ export class ControlPlaneModule {
       logger,
       registry: opts.registry,
       transform: opts.transform,
+      onPublished: (backends, answers) => {
+        const versions = this.cache.status().versions;
+        this.history.published(backends, answers, Object.fromEntries(Object.entries(versions).map(([t, v]) => [shortType(t), v])));
+      },
     });
   }
 
@@ -117,6 +124,15 @@ export class ControlPlaneModule {
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
       load: this.load,
+    });
+    registerDashboard(app, {
+      nodes: this.ads.nodes,
+      cache: this.cache,
+      load: this.load,
+      history: this.history,
+      build: () => this.controlPlane.status(),
+      dns: () => this.dns.snapshot(),
+      config: () => this.configWatcher?.status(),
     });
   }
 

@@ -39,6 +39,7 @@ export interface NodeMessage {
   readonly user_agent_version?: string;
   readonly user_agent_build_version?: { readonly version: { readonly major_number: number; readonly minor_number: number; readonly patch: number } | null } | null;
   readonly user_agent_version_type?: 'user_agent_version' | 'user_agent_build_version';
+  readonly locality?: { readonly region: string; readonly zone: string; readonly sub_zone: string } | null;
 }
 
 export interface DiscoveryRequestMessage {

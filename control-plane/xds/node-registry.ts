@@ -24,6 +24,8 @@ export interface NodeView {
   readonly nodeId: string;
   readonly cluster: string;
   readonly userAgent: string;
+  /** Node.locality as region/zone/sub_zone ('' when not given). */
+  readonly locality: string;
   readonly metadata: { [k: string]: JsonValue };
   readonly connectedAt: string;
   readonly disconnectedAt: string | null;
@@ -50,6 +52,7 @@ export class StreamRecord {
   nodeId = '';
   cluster = '';
   userAgent = '';
+  locality = '';
   metadata: { [k: string]: JsonValue } = {};
   disconnectedAt: number | undefined;
   requests = 0;
@@ -76,6 +79,8 @@ export class StreamRecord {
     const build = node.user_agent_build_version?.version;
     const version = node.user_agent_version ?? (build ? `${build.major_number}.${build.minor_number}.${build.patch}` : '');
     this.userAgent = [node.user_agent_name, version].filter((s) => s !== '').join('/');
+    const l = node.locality;
+    this.locality = l ? [l.region, l.zone, l.sub_zone].filter((s) => s !== '').join('/') : '';
     this.changed();
   }
 
@@ -115,6 +120,7 @@ export class StreamRecord {
       nodeId: this.nodeId,
       cluster: this.cluster,
       userAgent: this.userAgent,
+      locality: this.locality,
       metadata: this.metadata,
       connectedAt: new Date(this.connectedAt).toISOString(),
       disconnectedAt: this.disconnectedAt === undefined ? null : new Date(this.disconnectedAt).toISOString(),
