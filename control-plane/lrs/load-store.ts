@@ -229,14 +229,17 @@ export class LoadStore {
     const last: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
     const sec = this.bucketMs / 1000;
     const series: { at: string; rps: number; errorRps: number }[] = [];
-    for (let b = now - (now % this.bucketMs) - this.windowMs + this.bucketMs; b <= now; b += this.bucketMs) {
+    // Complete buckets only: the one filling now would show as a dip at the end of every chart.
+    const current = now - (now % this.bucketMs);
+    for (let b = current - this.windowMs; b < current; b += this.bucketMs) {
       const counts = c.buckets.get(b);
       series.push({ at: new Date(b).toISOString(), rps: (counts?.issued ?? 0) / sec, errorRps: (counts?.failed ?? 0) / sec });
-      if (counts && b + this.bucketMs > recentCut) {
-        last.issued += counts.issued;
-        last.succeeded += counts.succeeded;
-        last.failed += counts.failed;
-      }
+    }
+    for (const [b, counts] of c.buckets) {
+      if (b + this.bucketMs <= recentCut) continue;
+      last.issued += counts.issued;
+      last.succeeded += counts.succeeded;
+      last.failed += counts.failed;
     }
     const span = Math.max(1, Math.min(this.recentMs, now - this.firstBucket(c)) / 1000);
     let inProgress = 0;

@@ -11,6 +11,8 @@
   const STALE_MS = 5000;
   const view = { state: '', cluster: '', prefix: '', sort: 'node', order: 'asc', offset: 0 };
   const seen = { nodes: -1, load: -1, config: '' };
+  /** The page shows a type "sent" that turns "stale" with time alone: re-read it on the next tick. */
+  let showsPending = false;
   const charts = new Map();
 
   const $ = (sel) => document.querySelector(sel);
@@ -63,6 +65,7 @@
     if (state === 'not-acked') {
       const stale = node.state === 'connected' && t && t.lastSent && Date.now() - Date.parse(t.lastSent.at) > STALE_MS;
       cls = stale ? 'stale' : 'pending';
+      if (!stale) showsPending = true;
       label = stale ? 'stale' : 'sent';
     }
     const version = t && t.lastSent ? `<span class="ver">${esc(t.lastSent.version.slice(0, 8))}</span>` : '';
@@ -70,6 +73,7 @@
     return `<td data-type="${type}" data-state="${state}"><span class="badge ${cls}">${esc(label)}</span>${version}${nack}</td>`;
   }
   function renderNodes(page) {
+    showsPending = false;
     const rows = page.nodes.map((n) => {
       const load = n.load;
       const errShare = load && load.rps > 0 ? load.errorRps / load.rps : 0;
@@ -111,8 +115,21 @@
     }, data, el);
     charts.set(name, c);
   }
-  function renderBackends(list) {
+  function renderBackends(all) {
     const root = $('#backend-list');
+    // Backends nobody sent anything to in the last minute take one line each, below the busy ones.
+    const list = all.filter((b) => b.lastMinute && b.lastMinute.issued > 0);
+    const idle = all.filter((b) => !list.includes(b));
+    let idleBox = $('#idle-backends');
+    if (!idleBox) {
+      idleBox = document.createElement('table');
+      idleBox.id = 'idle-backends';
+      root.after(idleBox);
+    }
+    idleBox.innerHTML = idle.length === 0 ? '' :
+      `<thead><tr><th colspan="4">No requests in the last minute</th></tr></thead><tbody>${idle.map((b) =>
+        `<tr data-idle-backend="${esc(b.name)}"><td>${esc(b.name)}</td><td>${esc(b.kind)}</td><td>${esc(b.url)}</td>` +
+        `<td>${b.endpoints.map((e) => esc(e.address)).join(', ')}</td></tr>`).join('')}</tbody>`;
     for (const b of list) {
       let card = root.querySelector(`[data-backend="${CSS.escape(b.name)}"]`);
       if (!card) {
@@ -189,7 +206,7 @@
     const tick = JSON.parse(m.data);
     renderSummary(tick.summary);
     live.textContent = `live · ${new Date().toLocaleTimeString()}`;
-    if (tick.nodes !== seen.nodes || tick.load !== seen.load) loadNodes();
+    if (tick.nodes !== seen.nodes || tick.load !== seen.load || showsPending) loadNodes();
     if (tick.load !== seen.load || tick.config !== seen.config) loadBackends();
     if (tick.config !== seen.config) loadConfig();
     seen.nodes = tick.nodes;
