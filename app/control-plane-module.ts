@@ -18,6 +18,11 @@ import { registerControlPlaneApi } from '../control-plane/http-api.js';
 import { routeTable } from '../core/routes.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
+import { LoadStore } from '../control-plane/lrs/load-store.js';
+import { LrsServer } from '../control-plane/lrs/lrs-server.js';
+import { addCsds } from '../control-plane/csds/csds-server.js';
+import { registerDashboard } from '../control-plane/dashboard/dashboard-api.js';
+import { FleetHistory } from '../control-plane/dashboard/fleet-history.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
@@ -61,6 +66,7 @@ export interface ControlPlaneModuleOptions {
   /** host:port the xDS gRPC server binds ("127.0.0.1:0" when embedded). */
   readonly grpcAddress: string;
   readonly lookupPeriodMs: number;
+  readonly loadReportingIntervalMs: number;
   readonly listenerPort: number;
   readonly tls: XdsServerTls;
   readonly transform?: ResourceTransform;
@@ -71,6 +77,9 @@ export class ControlPlaneModule {
   readonly ads: AdsServer;
   readonly dns: DnsWatcher;
   readonly controlPlane: ControlPlane;
+  readonly load = new LoadStore();
+  readonly history = new FleetHistory();
+  readonly lrs: LrsServer;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
   private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
@@ -84,6 +93,9 @@ export class ControlPlaneModule {
     this.cache = new SnapshotCache({ logger, metricsRegistry: opts.registry });
     this.ads = new AdsServer({ cache: this.cache, logger, metricsRegistry: opts.registry });
     this.ads.addTo(this.grpcServer);
+    this.lrs = new LrsServer({ store: this.load, intervalMs: opts.loadReportingIntervalMs, logger });
+    this.lrs.addTo(this.grpcServer);
+    addCsds(this.grpcServer, this.ads.nodes);
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
@@ -92,6 +104,10 @@ export class ControlPlaneModule {
       logger,
       registry: opts.registry,
       transform: opts.transform,
+      onPublished: (backends, answers) => {
+        const versions = this.cache.status().versions;
+        this.history.published(backends, answers, Object.fromEntries(Object.entries(versions).map(([t, v]) => [shortType(t), v])));
+      },
     });
   }
 
@@ -139,6 +155,16 @@ export class ControlPlaneModule {
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
       tokens: () => (this.tokensWatcher ? { ...this.tokensWatcher.status(), ids: this.tokenIds } : undefined),
+      load: this.load,
+    });
+    registerDashboard(app, {
+      nodes: this.ads.nodes,
+      cache: this.cache,
+      load: this.load,
+      history: this.history,
+      build: () => this.controlPlane.status(),
+      dns: () => this.dns.snapshot(),
+      config: () => this.configWatcher?.status(),
     });
   }
 
@@ -202,6 +228,7 @@ export class ControlPlaneModule {
           // end them now; xDS clients see UNAVAILABLE, keep their last good config and reconnect.
           this.grpcServer.forceShutdown();
           this.ads.closeStreams();
+          this.lrs.closeStreams();
           this.opts.tls.source?.stop();
         },
       }),

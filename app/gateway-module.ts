@@ -15,6 +15,8 @@ import { AuthRuntime } from '../data-plane/auth/authenticator.js';
 import { AuthMetrics } from '../data-plane/auth/auth-metrics.js';
 import { buildGatewayState, checkResources } from '../data-plane/xds-apply.js';
 import { XdsClient } from '../data-plane/xds/ads-client.js';
+import { LrsClient } from '../data-plane/xds/lrs-client.js';
+import { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { GatewayError } from '../core/errors.js';
 import { probeXdsConnection } from './xds-connect-probe.js';
 import type { XdsClientTls } from './xds-tls.js';
@@ -40,6 +42,9 @@ export class GatewayModule {
   readonly server: GatewayServer;
   private readonly auth: AuthRuntime;
   private client: XdsClient | undefined;
+  private lrs: LrsClient | undefined;
+  /** Per-backend, per-endpoint load, reported to the control plane over LRS. */
+  readonly load = new LoadRecorder();
   private waiting = 'the first configuration';
   private firstApplied!: () => void;
   private readonly applied = new Promise<void>((r) => (this.firstApplied = r));
@@ -96,6 +101,7 @@ export class GatewayModule {
       maxMessageBytes: num(cfg.tree, 'gateway.grpc_max_message_bytes'),
       logger,
       httpgrpcMetrics: new HttpGrpcMetrics(registry),
+      load: this.load,
     });
     // Set on a gateway of a fleet, -auth.type=token means "never serve unauthenticated"; the tokens and
     // the filter come from the control plane (an embedded one reads the same flag).
@@ -117,6 +123,8 @@ export class GatewayModule {
           logger: logger.child({ component: 'xds-client' }),
           registry,
           check: checkResources,
+          // Load reports ride the ADS channel: same server, same (m)TLS credentials.
+          onChannel: (channel, server) => (channel ? this.lrs?.attach(channel, server) : this.lrs?.detach()),
           onUpdate: (accepted) => {
             const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, this.auth);
             if ('waiting' in r) {
@@ -137,6 +145,7 @@ export class GatewayModule {
             this.firstApplied();
           },
         });
+        this.lrs = new LrsClient({ node: this.client.nodeMessage, recorder: this.load, logger: logger.child({ component: 'lrs-client' }) });
         this.client.start();
         await this.server.listen();
         if (this.opts.waitForFirstConfig) {
@@ -147,6 +156,7 @@ export class GatewayModule {
         await this.server.close();
         await this.client?.stop();
         this.auth.close();
+        this.lrs?.detach();
         this.opts.tls.source?.stop();
       },
     });

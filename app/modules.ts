@@ -55,6 +55,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       registry,
       grpcAddress: embedded ? '127.0.0.1:0' : `${host === '' ? '0.0.0.0' : host.includes(':') ? `[${host}]` : host}:${num(cfg.tree, 'server.grpc_listen_port')}`,
       lookupPeriodMs: num(cfg.tree, 'control_plane.dns.lookup_period'),
+      loadReportingIntervalMs: num(cfg.tree, 'control_plane.load_reporting_interval'),
       listenerPort: num(cfg.tree, 'control_plane.listener_port'),
       tls: serverTls,
       transform: opts.transform,

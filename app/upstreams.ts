@@ -8,6 +8,7 @@ import { HttpUpstream } from '../data-plane/http-upstream.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream } from '../data-plane/httpgrpc/index.js';
 import type { UpstreamFactory } from '../data-plane/xds-apply.js';
 import type { Upstream, UpstreamContext } from '../data-plane/upstream.js';
+import type { EndpointLoad, LoadRecorder } from '../data-plane/load/load-recorder.js';
 
 /** An httpgrpc upstream as the gateway sees it; endpoints are pushed in by whoever owns them. */
 export class HttpGrpcBackend implements Upstream {
@@ -16,7 +17,7 @@ export class HttpGrpcBackend implements Upstream {
 
   constructor(
     readonly backend: Backend,
-    opts: { maxMessageBytes: number; logger: Logger; metrics: HttpGrpcMetrics },
+    opts: { maxMessageBytes: number; logger: Logger; metrics: HttpGrpcMetrics; load?: EndpointLoad },
   ) {
     this.inner = new HttpGrpcUpstream({
       backend: backend.name,
@@ -26,6 +27,7 @@ export class HttpGrpcBackend implements Upstream {
       tls: backend.tls.enabled ? backend.tls : undefined,
       logger: opts.logger,
       metrics: opts.metrics,
+      load: opts.load,
     });
   }
 
@@ -50,14 +52,21 @@ export interface UpstreamFactoryDeps {
   readonly maxMessageBytes: number;
   readonly logger: Logger;
   readonly httpgrpcMetrics: HttpGrpcMetrics;
+  /** Per-backend, per-endpoint load for the LRS reports. */
+  readonly load?: LoadRecorder;
 }
 
 export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactory {
   return {
     create: (backend: Backend): Upstream =>
       backend.target.kind === 'http'
-        ? new HttpUpstream(backend)
-        : new HttpGrpcBackend(backend, { maxMessageBytes: deps.maxMessageBytes, logger: deps.logger, metrics: deps.httpgrpcMetrics }),
+        ? new HttpUpstream(backend, deps.load?.forCluster(backend.name))
+        : new HttpGrpcBackend(backend, {
+            maxMessageBytes: deps.maxMessageBytes,
+            logger: deps.logger,
+            metrics: deps.httpgrpcMetrics,
+            load: deps.load?.forCluster(backend.name),
+          }),
     setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[]): void => {
       if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints);
     },

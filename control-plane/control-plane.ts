@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   readonly firstAnswerWaitMs?: number;
   /** Test hook: alter translated resources before validation. */
   readonly transform?: ResourceTransform;
+  /** Told after each published snapshot, with the facts it was built from (the dashboard's history). */
+  readonly onPublished?: (backends: readonly Backend[], answers: ReadonlyMap<string, readonly Endpoint[]>) => void;
 }
 
 export interface BuildStatus {
@@ -155,6 +157,7 @@ export class ControlPlane {
       this.lastSuccessAt = Date.now();
       this.lastError = null;
       this.resolveFirstPublish();
+      this.opts.onPublished?.(facts.backends, this.answers);
     } catch (err) {
       const stage = err instanceof SnapshotBuildError ? err.stage : err instanceof SnapshotInconsistentError ? 'consistency' : 'translate';
       const problems = err instanceof SnapshotBuildError || err instanceof SnapshotInconsistentError ? err.problems : [];

@@ -8,6 +8,9 @@ import type { DnsTargetStatus } from './dns/dns-watcher.js';
 import type { NodeRegistry } from './xds/node-registry.js';
 import type { SnapshotCache } from './xds/snapshot-cache.js';
 import { shortType, TYPE_ORDER } from '../xds/resource.js';
+import { ERRORS } from '../core/errors.js';
+import { parseNodeQuery } from './node-query-params.js';
+import type { LoadStore } from './lrs/load-store.js';
 
 export interface ControlPlaneApiDeps {
   readonly nodes: NodeRegistry;
@@ -17,10 +20,24 @@ export interface ControlPlaneApiDeps {
   config(): ConfigStatus | undefined;
   /** The tokens file: its watcher's status and the ids in force (never hashes). */
   tokens(): (ConfigStatus & { readonly ids: readonly string[] }) | undefined;
+  /** The fleet's load reports, when load reporting is served. */
+  readonly load?: LoadStore;
 }
 
 export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlaneApiDeps): void {
-  app.get('/control-plane/api/v1/nodes', async () => deps.nodes.toJSON());
+  // ?state=&cluster=&prefix=&sort=&order=&offset=&limit= ; summary counts always cover the whole fleet.
+  app.get('/control-plane/api/v1/nodes', async (req, reply) => {
+    const parsed = parseNodeQuery(req.query as Record<string, string | string[] | undefined>);
+    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed, code: ERRORS.BAD_REQUEST.code });
+    const loads = deps.load?.nodeLoads();
+    return deps.nodes.query(parsed, (id) => loads?.get(id));
+  });
+
+  // Load reports (LRS) of the last 15 minutes: per backend and endpoint, and per reporting node.
+  app.get('/control-plane/api/v1/load', async (_req, reply) => {
+    if (!deps.load) return reply.code(404).send({ error: 'load reporting is not served by this process' });
+    return { windowSeconds: 900, clusters: deps.load.clustersView(), nodes: deps.load.nodesView() };
+  });
 
   app.get('/control-plane/api/v1/snapshot', async (_req, reply) => {
     const snapshot = deps.cache.getSnapshot();

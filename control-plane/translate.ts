@@ -127,6 +127,10 @@ function literalEndpoint(host: string, port: number): Endpoint[] {
   return isIP(host) ? [{ address: host, port }] : [];
 }
 
+// Load reports go to the server this Cluster came from (cluster.proto lrs_server, "self"): every
+// xDS client that reports load (Envoy, gRPC proxyless clients, our gateways) feeds the dashboard.
+const LRS_SELF: PlainMessage = { self: {} };
+
 function edsCluster(b: Backend): PlainMessage {
   // TLS settings travel in metadata only: gRPC clients accept an UpstreamTlsContext only with
   // certificate-provider instances (gRFC A29), not the file paths our config has.
@@ -137,6 +141,7 @@ function edsCluster(b: Backend): PlainMessage {
     connect_timeout: connectTimeout(b),
     lb_policy: 'ROUND_ROBIN',
     metadata: backendMetadata(b),
+    lrs_server: LRS_SELF,
   };
 }
 
@@ -151,6 +156,7 @@ function httpCluster(b: Backend, t: HttpTarget): PlainMessage {
     load_assignment: loadAssignment(b.name, [{ address: t.host, port: t.port }]),
     ...(t.scheme === 'https' || b.tls.enabled ? { transport_socket: upstreamTls(b, t) } : {}),
     metadata: backendMetadata(b),
+    lrs_server: LRS_SELF,
   };
 }
 

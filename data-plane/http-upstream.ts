@@ -10,6 +10,7 @@ import type { ErrorKey } from '../core/errors.js';
 import { connectionListed, isHopByHop } from './headers.js';
 import { sendError } from './respond.js';
 import type { Upstream, UpstreamContext } from './upstream.js';
+import type { EndpointLoad } from './load/load-recorder.js';
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
 
@@ -22,11 +23,18 @@ export class HttpUpstream implements Upstream {
   private readonly pool: Pool;
   private readonly target: HttpTarget;
 
-  constructor(readonly backend: Backend) {
+  private readonly endpoint: string;
+
+  /** `load`: told of each request and its outcome (load reports); the endpoint is the URL's host:port. */
+  constructor(
+    readonly backend: Backend,
+    private readonly load?: EndpointLoad,
+  ) {
     if (backend.target.kind !== 'http') throw new Error(`backend ${backend.name} is not http(s)`);
     this.target = backend.target;
     const tls = backend.tls;
-    const origin = `${this.target.scheme}://${hostForUrl(this.target.host)}:${this.target.port}`;
+    this.endpoint = `${hostForUrl(this.target.host)}:${this.target.port}`;
+    const origin = `${this.target.scheme}://${this.endpoint}`;
     this.pool = new Pool(origin, {
       connections: null,
       pipelining: 1,
@@ -61,7 +69,7 @@ export class HttpUpstream implements Upstream {
     // api-stream handler per request (about a quarter of the gateway's CPU per request; BENCHMARKS.md).
     this.pool.dispatch(
       { path: req.url ?? '/', method: method as 'GET', headers, body, reset: !this.backend.enableKeepalive },
-      new ResponseRelay(res, (err) => this.fail(err, res, ctx)),
+      new ResponseRelay(res, (err) => this.fail(err, res, ctx), this.load?.start(this.endpoint)),
     );
   }
 
@@ -89,10 +97,13 @@ export class HttpUpstream implements Upstream {
 class ResponseRelay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private clientGone = false;
+  private status = 0;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly onFail: (err: Error) => void,
+    /** Load report outcome: failed = no complete answer or a 5xx one. */
+    private readonly onDone?: (failed: boolean) => void,
   ) {
     res.once('close', this.onClose);
   }
@@ -110,6 +121,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return; // 1xx: the final response follows
+    this.status = statusCode;
     this.res.writeHead(statusCode, responseHeaders(headers));
   }
 
@@ -122,9 +134,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.res.end();
+    this.onDone?.(this.status >= 500);
   }
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.onDone?.(true);
     if (!this.clientGone) this.onFail(err);
   }
 }

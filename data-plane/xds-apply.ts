@@ -3,6 +3,7 @@
 // the result in with one assignment. Upstreams whose settings did not change are reused, so their
 // pools and HTTP/2 connections stay; an httpgrpc upstream gets its new endpoint set in place.
 
+import { accessSync, constants } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Backend, Endpoint } from '../core/model.js';
 import { backendFromCluster } from '../xds/gateway-metadata.js';
@@ -84,6 +85,23 @@ export function buildGatewayState(
 }
 
 /**
+ * TLS files a Cluster names that this gateway cannot read (a secret not mounted on this pod): the
+ * upstream could not be built, so the Cluster is NACKed here rather than failing after the ACK.
+ */
+function unreadableTlsFiles(b: Backend): string[] {
+  const out: string[] = [];
+  for (const [field, file] of [['tls_ca_path', b.tls.caPath], ['tls_cert_path', b.tls.certPath], ['tls_key_path', b.tls.keyPath]] as const) {
+    if (file === '') continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      out.push(`${field} ${JSON.stringify(file)} cannot be read on this gateway (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return out;
+}
+
+/**
  * Semantic checks beyond the protoc-gen-validate rules, run before a response is ACKed: what the
  * gateway could not serve is NACKed with a reason, and the last good config stays.
  */
@@ -99,6 +117,7 @@ export function checkResources(typeUrl: TypeUrl, resources: ReadonlyMap<string, 
     for (const c of resources.values() as Iterable<DecodedCluster>) {
       const b = backendFromCluster(c);
       if (typeof b === 'string') problems.push(`Cluster "${c.name}": ${b}`);
+      else problems.push(...unreadableTlsFiles(b).map((p) => `Cluster "${c.name}": ${p}`));
     }
   } else if (typeUrl === TYPE_URL.route) {
     for (const rc of resources.values() as Iterable<DecodedRouteConfiguration>) {

@@ -1,11 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
-import { register } from '@grpc/grpc-js-xds';
+import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributors, type Distributors } from './support/distributors.js';
 import { nodesOf, snapshotOf, startControlPlane, statusOf, until, type RunningControlPlane } from './support/control-plane.js';
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
-import { decodeResponse, encodeRequest } from '../data-plane/httpgrpc/codec.js';
-import { HANDLE_METHOD } from '../data-plane/httpgrpc/connection-pool.js';
+import { grpcXdsClient, handleCall } from './support/grpc-xds-client.js';
 import { TYPE_URL } from '../xds/resource.js';
 import type { NodeView } from '../control-plane/xds/node-registry.js';
 
@@ -29,14 +27,7 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
   beforeAll(async () => {
     cluster = await startDistributors(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
     cp = await startControlPlane({ yaml: configFor(cluster.url) });
-    // Read when the first xds: channel resolves (grpc-js-xds loads the bootstrap lazily, once per
-    // process; vitest runs each file in its own fork).
-    process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-      xds_servers: [{ server_uri: cp.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: NODE_ID, cluster: 'grpc-clients', locality: {} },
-    });
-    register();
-    client = new grpc.Client('xds:///distributor', grpc.credentials.createInsecure());
+    client = grpcXdsClient(cp.xdsAddress, NODE_ID, 'grpc-clients');
   });
 
   afterAll(async () => {
@@ -49,19 +40,7 @@ describe('@grpc/grpc-js-xds client against the control plane', () => {
   const allServers = (): HttpGrpcServer[] => [...cluster.servers, ...secondSet];
 
   /** One Handle call through the xds: channel; resolves with the HTTP status code inside. */
-  function call(): Promise<number> {
-    const req = encodeRequest({ method: 'POST', url: '/api/v1/push', headers: [{ key: 'X-Scope-OrgID', values: ['t1'] }], body: Buffer.from('x') });
-    return new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        HANDLE_METHOD,
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        req,
-        { deadline: Date.now() + 30_000 },
-        (err, res) => (err || !res ? reject(err ?? new Error('no response')) : resolve(decodeResponse(res).code)),
-      ),
-    );
-  }
+  const call = (): Promise<number> => handleCall(client, [{ key: 'X-Scope-OrgID', values: ['t1'] }]);
 
   /** `n` sequential calls, each must answer 200; requests per server host over those calls. */
   async function spread(n: number): Promise<Record<string, number>> {

@@ -35,6 +35,7 @@ describe('mTLS on the xDS channel', () => {
     `-server.grpc-tls-cert-path=${serverSecret.path('tls.crt')}`,
     `-server.grpc-tls-key-path=${serverSecret.path('tls.key')}`,
     `-server.grpc-tls-ca-path=${serverSecret.path('ca.crt')}`,
+    '-control-plane.load-reporting-interval=1s',
   ];
   const tlsArgs = (secret: SecretDir, extra: string[] = []): string[] => [
     '-gateway.xds.tls-enabled=true',
@@ -83,6 +84,16 @@ describe('mTLS on the xDS channel', () => {
     await res.body.dump();
     expect(res.statusCode).toBe(200);
     expect((await nodesOf(cp.url)).find((n) => n.nodeId === 'gw-good')?.state).toBe('connected');
+    // Load reports ride the same mutually authenticated channel (LRS on the ADS channel).
+    await eventually(
+      async () => {
+        const load = (await (await request(`${cp.url}/control-plane/api/v1/load`)).body.json()) as { nodes: { nodeId: string }[]; clusters: { name: string; lastMinute: { succeeded: number } }[] };
+        return load.nodes.some((n) => n.nodeId === 'gw-good') && load.clusters.some((c) => c.name === 'query_frontend' && c.lastMinute.succeeded >= 1);
+      },
+      'the gateway to report its request over LRS through mTLS',
+      20_000,
+      100,
+    );
   });
 
   it.each([

@@ -39,6 +39,7 @@ export interface NodeMessage {
   readonly user_agent_version?: string;
   readonly user_agent_build_version?: { readonly version: { readonly major_number: number; readonly minor_number: number; readonly patch: number } | null } | null;
   readonly user_agent_version_type?: 'user_agent_version' | 'user_agent_build_version';
+  readonly locality?: { readonly region: string; readonly zone: string; readonly sub_zone: string } | null;
 }
 
 export interface DiscoveryRequestMessage {
@@ -93,10 +94,19 @@ let loaded: AdsServiceDefinition | undefined;
 
 /** Loads (once) the ADS service from @grpc/grpc-js-xds's bundled envoy/xds/googleapis/PGV protos. */
 export function loadAdsService(): AdsServiceDefinition {
-  if (loaded) return loaded;
+  loaded ??= loadEnvoyService('envoy/service/discovery/v3/ads.proto', ADS_SERVICE_NAME);
+  return loaded;
+}
+
+/**
+ * Any Envoy gRPC service (LRS, CSDS, ...) from the same protos with the same decoding options
+ * (keepCase, longs as strings, enums as strings, defaults, oneofs), so every service's messages
+ * have the shapes typed in this folder.
+ */
+export function loadEnvoyService(protoFile: string, serviceName: string): AdsServiceDefinition {
   const require = createRequire(import.meta.url);
   const depsDir = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-  const definition = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
+  const definition = protoLoader.loadSync(protoFile, {
     includeDirs: ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(depsDir, d)),
     keepCase: true,
     longs: String,
@@ -104,10 +114,8 @@ export function loadAdsService(): AdsServiceDefinition {
     defaults: true,
     oneofs: true,
   });
-  const pkg = grpc.loadPackageDefinition(definition);
-  const Client = lookup(pkg, ADS_SERVICE_NAME);
-  loaded = { service: Client.service, Client };
-  return loaded;
+  const Client = lookup(grpc.loadPackageDefinition(definition), serviceName);
+  return { service: Client.service, Client };
 }
 
 function lookup(root: grpc.GrpcObject, dotted: string): grpc.ServiceClientConstructor {

@@ -2,6 +2,7 @@ import type { NodeMessage } from '../../xds/ads-service.js';
 import { structToJson, type JsonValue } from '../../xds/struct.js';
 import type { SnapshotStatus } from './snapshot-cache.js';
 import type { AdsProtocol } from './xds-metrics.js';
+import { queryNodes, type NodeLoad, type NodePage, type NodeQuery } from './node-query.js';
 
 // Operations view of the ADS streams (served by the lead at /control-plane/api/v1/nodes).
 // Bounded on purpose (go-control-plane #597 kept per-node state forever): an entry lives
@@ -23,6 +24,8 @@ export interface NodeView {
   readonly nodeId: string;
   readonly cluster: string;
   readonly userAgent: string;
+  /** Node.locality as region/zone/sub_zone ('' when not given). */
+  readonly locality: string;
   readonly metadata: { [k: string]: JsonValue };
   readonly connectedAt: string;
   readonly disconnectedAt: string | null;
@@ -49,6 +52,7 @@ export class StreamRecord {
   nodeId = '';
   cluster = '';
   userAgent = '';
+  locality = '';
   metadata: { [k: string]: JsonValue } = {};
   disconnectedAt: number | undefined;
   requests = 0;
@@ -63,6 +67,8 @@ export class StreamRecord {
     readonly connectedAt: number,
     private readonly now: () => number,
     private readonly onPushAnswered?: NodeRegistryOptions['onPushAnswered'],
+    /** Told of every change, so watchers (the dashboard's event stream) know to look again. */
+    private readonly changed: () => void = () => {},
   ) {}
 
   /** Records the node of the stream's first request (only it is sure to carry one: xds_protocol.rst). */
@@ -73,11 +79,15 @@ export class StreamRecord {
     const build = node.user_agent_build_version?.version;
     const version = node.user_agent_version ?? (build ? `${build.major_number}.${build.minor_number}.${build.patch}` : '');
     this.userAgent = [node.user_agent_name, version].filter((s) => s !== '').join('/');
+    const l = node.locality;
+    this.locality = l ? [l.region, l.zone, l.sub_zone].filter((s) => s !== '').join('/') : '';
+    this.changed();
   }
 
   sent(typeUrl: string, version: string, nonce: string): void {
     this.type(typeUrl).lastSent = { version, nonce, at: this.iso() };
     this.pending.set(typeUrl, { version, atMs: this.now() });
+    this.changed();
   }
 
   acked(typeUrl: string, version: string): void {
@@ -93,6 +103,7 @@ export class StreamRecord {
   }
 
   private answered(typeUrl: string, version: string): void {
+    this.changed();
     const p = this.pending.get(typeUrl);
     // Only an answer to the latest version sent: an ACK of an older one says nothing about this push.
     if (p?.version !== version) return;
@@ -109,6 +120,7 @@ export class StreamRecord {
       nodeId: this.nodeId,
       cluster: this.cluster,
       userAgent: this.userAgent,
+      locality: this.locality,
       metadata: this.metadata,
       connectedAt: new Date(this.connectedAt).toISOString(),
       disconnectedAt: this.disconnectedAt === undefined ? null : new Date(this.disconnectedAt).toISOString(),
@@ -141,6 +153,13 @@ export class NodeRegistry {
   private readonly now: () => number;
   private readonly snapshotStatus: (() => SnapshotStatus) | undefined;
   private readonly onPushAnswered: NodeRegistryOptions['onPushAnswered'];
+  private readonly listeners = new Set<() => void>();
+  private readonly touch = (): void => {
+    this.generation++;
+    for (const l of this.listeners) l();
+  };
+  /** Grows on every change of any stream's record: a cheap "has anything changed since". */
+  generation = 0;
 
   constructor(opts: NodeRegistryOptions = {}) {
     this.onPushAnswered = opts.onPushAnswered;
@@ -151,8 +170,9 @@ export class NodeRegistry {
   }
 
   connect(protocol: AdsProtocol, peer: string): StreamRecord {
-    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now, this.onPushAnswered);
+    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now, this.onPushAnswered, this.touch);
     this.connected.set(rec.streamId, rec);
+    this.touch();
     return rec;
   }
 
@@ -161,6 +181,24 @@ export class NodeRegistry {
     rec.disconnectedAt = this.now();
     this.disconnected.push(rec);
     this.prune();
+    this.touch();
+  }
+
+  /** Calls `listener` after every change; returns its removal. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Connected records (oldest first), then retained disconnected ones (newest first); no copies of their state. */
+  records(): StreamRecord[] {
+    this.prune();
+    return [...this.connected.values(), ...[...this.disconnected].reverse()];
+  }
+
+  /** Summary counts plus one filtered, sorted page (see node-query.ts). */
+  query(q: NodeQuery, load: (nodeId: string) => NodeLoad | undefined = () => undefined): NodePage & { snapshot: SnapshotStatus | null } {
+    return { ...queryNodes(this.records(), q, load), snapshot: this.snapshotStatus ? this.snapshotStatus() : null };
   }
 
   connectedCount(): number {

@@ -13,6 +13,7 @@ import { readRequest, requestHeaders } from './request.js';
 import { sendError } from '../respond.js';
 import type { UpstreamContext } from '../upstream.js';
 import { writeHttpResponse } from './response.js';
+import type { EndpointLoad } from '../load/load-recorder.js';
 
 /** Mimir's -distributor.max-recv-msg-size default. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
@@ -50,6 +51,8 @@ export interface HttpGrpcUpstreamOptions {
   readonly keepaliveTimeoutMs?: number;
   /** Extra grpc-js channel options, e.g. reconnect backoff. */
   readonly channelOptions?: grpc.ChannelOptions;
+  /** Told of every call handed to an endpoint and its outcome (load reports); see data-plane/load. */
+  readonly load?: EndpointLoad;
 }
 
 export interface EndpointStatus {
@@ -71,6 +74,7 @@ export class HttpGrpcUpstream {
   private readonly logger: Logger;
   private readonly metrics: HttpGrpcMetrics;
   private readonly pool: ConnectionPool;
+  private readonly load: EndpointLoad | undefined;
   /** Current endpoints in the order given, by "host:port". */
   private members = new Map<string, EndpointConnection>();
   private picker = new RoundRobinPicker<EndpointConnection>([]);
@@ -90,6 +94,7 @@ export class HttpGrpcUpstream {
     this.timeoutMs = opts.timeoutMs;
     this.logger = opts.logger.child({ backend: opts.backend });
     this.metrics = opts.metrics;
+    this.load = opts.load;
     this.pool = new ConnectionPool({
       credentials: credentialsFor(opts.tls),
       maxGrpcMessageBytes: this.maxMessageBytes + ENVELOPE_BYTES,
@@ -291,6 +296,7 @@ export class HttpGrpcUpstream {
     const labels = { backend: this.backend, endpoint: conn.address };
     this.metrics.requests.inc(labels);
     this.metrics.inFlight.inc(labels);
+    const loadDone = this.load?.start(conn.address);
     this.calls++;
     return new Promise((resolve) => {
       const onAbort = (): void => call.cancel();
@@ -308,6 +314,8 @@ export class HttpGrpcUpstream {
           outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err, message.length);
           if (signal.aborted) outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: 'client went away' };
         }
+        // Failed for load reports: no answer, or a 5xx answer (the backend's own, carried in the call).
+        loadDone?.(outcome.kind !== 'response' || outcome.response.code >= 500);
         if (outcome.kind !== 'response') {
           this.metrics.errors.inc({ ...labels, reason: outcome.kind === 'retry' ? 'not_sent' : outcome.reason });
         }

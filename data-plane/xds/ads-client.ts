@@ -26,6 +26,9 @@ export type {
 export type { XdsClientStatus, XdsTypeStatus } from './xds-client-status.js';
 export type { JsonValue };
 
+/** The channel an ADS stream runs on (grpc-js exports the class, not the interface getChannel returns). */
+export type XdsChannel = ReturnType<grpc.Client['getChannel']>;
+
 export interface XdsClientOptions {
   /** "host:port" of each control-plane server; tried in order, moving to the next on each attempt. */
   readonly servers: readonly string[];
@@ -54,6 +57,11 @@ export interface XdsClientOptions {
   explainConnectFailure?(server: string): Promise<string | undefined>;
   /** Node.user_agent_version (the gateway's version). */
   readonly userAgentVersion?: string;
+  /**
+   * Told when the ADS stream is connected (with its channel, for other xDS streams such as load
+   * reporting to share) and when it ends (undefined).
+   */
+  onChannel?(channel: XdsChannel | undefined, server: string): void;
 }
 
 // grpc-go's xDS client keeps its ADS connection alive with pings every 5 minutes, 20 s timeout:
@@ -106,6 +114,11 @@ export class XdsClient {
     this.metrics = new XdsClientMetrics(opts.registry, opts.servers);
     this.book = new XdsClientStatusBook();
     this.node = nodeMessage(opts.node, opts.userAgentVersion ?? '');
+  }
+
+  /** The Node this client identifies itself with. */
+  get nodeMessage(): NodeMessage {
+    return this.node;
   }
 
   /** Everything ACKed so far; a new value after every change. */
@@ -197,6 +210,7 @@ export class XdsClient {
     this.book.connected(s.server);
     this.metrics.setConnected(s.server, true);
     this.logger.info({ server: s.server }, 'xds client: ADS stream connected');
+    this.opts.onChannel?.(s.client.getChannel(), s.server);
   }
 
   /** Sends a request for `typeUrl` if what it should ask for differs from what was last asked on `s`. */
@@ -304,6 +318,7 @@ export class XdsClient {
   private onStreamEnd(s: ActiveStream, st: grpc.StatusObject): void {
     if (s.done) return;
     s.done = true;
+    if (s === this.stream) this.opts.onChannel?.(undefined, s.server);
     s.client.close();
     if (s !== this.stream) return;
     this.stream = undefined;

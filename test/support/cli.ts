@@ -26,6 +26,8 @@ export interface CliOptions {
    * runs long): keep the start and the tail only.
    */
   readonly keepOutput?: number;
+  /** Working directory of the process (relative paths in config resolve from it). */
+  readonly cwd?: string;
 }
 
 /** Starts the binary on port 0, reads the bound port from its start-up log line, waits for /ready. */
@@ -33,6 +35,7 @@ export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv =
   const proc = spawn(process.execPath, [CLI, '-server.http-listen-address=127.0.0.1', '-server.http-listen-port=0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
   let out = '';
   let tail = '';

@@ -60,3 +60,43 @@ export function startLoad(url: string, requests: readonly LoadRequest[], opts: L
     },
   };
 }
+
+/**
+ * Steady, paced load: `perSecond` POSTs to `path`, at most 8 in flight, for at most `maxMs` (bounded in
+ * count too). For pages that must look alive without the load eating the machine's cores.
+ */
+export function startPacedLoad(url: string, path: string, perSecond: number, maxMs: number): Load {
+  const pool = new Pool(url, { connections: 2, pipelining: 1 });
+  const failures: string[] = [];
+  let sent = 0;
+  let inFlight = 0;
+  const max = Math.ceil((perSecond * maxMs) / 1000);
+  const pending = new Set<Promise<void>>();
+  const tick = setInterval(() => {
+    if (sent >= max) return clearInterval(tick);
+    if (inFlight >= 8) return;
+    sent++;
+    inFlight++;
+    const p = pool
+      .request({ path, method: 'POST', body: 'x', headers: { 'x-scope-orgid': 'paced' } })
+      .then(async (res) => {
+        const text = await res.body.text();
+        if (res.statusCode >= 400) failures.push(`POST ${path} → ${res.statusCode} ${text.trim()}`);
+      })
+      .catch((err: Error) => void failures.push(`POST ${path} → ${err.message}`))
+      .finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+    pending.add(p);
+  }, 1000 / perSecond);
+  return {
+    sent: () => sent,
+    failures,
+    stop: async () => {
+      clearInterval(tick);
+      await Promise.all([...pending]);
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,306 @@
+import type { ClusterStatsMessage } from '../../xds/lrs-service.js';
+import { durationMs } from '../../xds/lrs-service.js';
+
+// The load reports of the fleet, in a bounded window: per backend (cluster) request and error
+// counts in 10 s buckets for 15 minutes (the dashboard's chart), per endpoint and per node the last
+// minute (traffic shares, node rates). A node's figures are dropped when its LRS stream ends
+// ("nodes that left are forgotten"); what it contributed to the backend buckets ages out with them.
+
+export interface LoadCounts {
+  issued: number;
+  succeeded: number;
+  failed: number;
+}
+
+interface Timed extends LoadCounts {
+  readonly at: number;
+  readonly intervalMs: number;
+}
+
+interface NodeLoadState {
+  readonly streamId: number;
+  readonly nodeId: string;
+  readonly cluster: string;
+  readonly userAgent: string;
+  readonly since: number;
+  reports: number;
+  lastReportAt: number | undefined;
+  recent: Timed[];
+}
+
+interface EndpointState {
+  recent: Timed[];
+  inProgress: number;
+  lastReportAt: number;
+}
+
+interface ClusterState {
+  /** Bucket start ms → counts, oldest first (Map keeps insertion order). */
+  readonly buckets: Map<number, LoadCounts>;
+  readonly endpoints: Map<string, EndpointState>;
+  /** Requests in progress, summed over the latest report of each stream. */
+  readonly inProgressByStream: Map<number, number>;
+  dropped: number;
+}
+
+export interface LoadStoreOptions {
+  readonly windowMs?: number;
+  readonly bucketMs?: number;
+  /** Span of the per-node and per-endpoint rates and shares. */
+  readonly recentMs?: number;
+  readonly now?: () => number;
+}
+
+export interface NodeLoadView {
+  readonly streamId: number;
+  readonly nodeId: string;
+  readonly cluster: string;
+  readonly userAgent: string;
+  readonly connectedAt: string;
+  readonly reports: number;
+  readonly lastReportAt: string | null;
+  readonly rps: number;
+  readonly errorRps: number;
+}
+
+export interface EndpointLoadView extends LoadCounts {
+  readonly address: string;
+  readonly inProgress: number;
+  /** Share of the backend's issued requests over the last minute, 0..1. */
+  readonly share: number;
+  readonly errorRate: number;
+  readonly lastReportAt: string;
+}
+
+export interface ClusterLoadView {
+  readonly name: string;
+  readonly lastMinute: LoadCounts & { readonly rps: number; readonly errorRps: number; readonly inProgress: number; readonly dropped: number };
+  readonly endpoints: readonly EndpointLoadView[];
+  /** Largest over smallest endpoint share (∞ shown as null when an endpoint got nothing); null for < 2 endpoints. */
+  readonly imbalance: number | null;
+  /** One point per bucket over the window: bucket start, requests/s, failed/s. */
+  readonly series: readonly { readonly at: string; readonly rps: number; readonly errorRps: number }[];
+}
+
+const n = (v: string | number): number => Number(v) || 0;
+
+export class LoadStore {
+  private readonly windowMs: number;
+  private readonly bucketMs: number;
+  private readonly recentMs: number;
+  private readonly now: () => number;
+  private readonly nodes = new Map<number, NodeLoadState>();
+  private readonly clusters = new Map<string, ClusterState>();
+  private readonly listeners = new Set<() => void>();
+  /** Grows with every report. */
+  generation = 0;
+
+  constructor(opts: LoadStoreOptions = {}) {
+    this.windowMs = opts.windowMs ?? 15 * 60_000;
+    this.bucketMs = opts.bucketMs ?? 10_000;
+    this.recentMs = opts.recentMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  nodeJoined(streamId: number, nodeId: string, cluster: string, userAgent: string): void {
+    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [] });
+  }
+
+  nodeLeft(streamId: number): void {
+    this.nodes.delete(streamId);
+    for (const c of this.clusters.values()) c.inProgressByStream.delete(streamId);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * One LoadStatsRequest's cluster_stats from the stream `streamId`; `intervalMs` (the interval asked
+   * for) counts as the time covered by a report that carries no clusters, so idle nodes decay to 0.
+   */
+  record(streamId: number, stats: readonly ClusterStatsMessage[], intervalMs: number): void {
+    const node = this.nodes.get(streamId);
+    if (!node) return;
+    const at = this.now();
+    const bucket = at - (at % this.bucketMs);
+    const nodeTotal: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
+    let nodeInterval = stats.length === 0 ? intervalMs : 0;
+    for (const cs of stats) {
+      const intervalMs = durationMs(cs.load_report_interval);
+      nodeInterval = Math.max(nodeInterval, intervalMs);
+      const c = this.cluster(cs.cluster_name);
+      const counts = c.buckets.get(bucket) ?? { issued: 0, succeeded: 0, failed: 0 };
+      c.buckets.set(bucket, counts);
+      c.dropped += n(cs.total_dropped_requests);
+      let inProgress = 0;
+      for (const loc of cs.upstream_locality_stats) {
+        const issued = n(loc.total_issued_requests);
+        const ok = n(loc.total_successful_requests);
+        const failed = n(loc.total_error_requests);
+        counts.issued += issued;
+        counts.succeeded += ok;
+        counts.failed += failed;
+        nodeTotal.issued += issued;
+        nodeTotal.succeeded += ok;
+        nodeTotal.failed += failed;
+        inProgress += n(loc.total_requests_in_progress);
+        for (const ep of loc.upstream_endpoint_stats) {
+          const sa = ep.address?.socket_address;
+          if (!sa) continue;
+          const key = sa.address.includes(':') ? `[${sa.address}]:${sa.port_value}` : `${sa.address}:${sa.port_value}`;
+          let e = c.endpoints.get(key);
+          if (!e) c.endpoints.set(key, (e = { recent: [], inProgress: 0, lastReportAt: at }));
+          e.recent.push({ at, intervalMs, issued: n(ep.total_issued_requests), succeeded: n(ep.total_successful_requests), failed: n(ep.total_error_requests) });
+          e.inProgress = n(ep.total_requests_in_progress);
+          e.lastReportAt = at;
+        }
+      }
+      c.inProgressByStream.set(streamId, inProgress);
+    }
+    node.reports++;
+    node.lastReportAt = at;
+    node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal });
+    this.prune(at);
+    this.generation++;
+    for (const l of this.listeners) l();
+  }
+
+  /** Requests/s and failed/s of a node id over the last minute (all its streams), if it reports. */
+  nodeLoad(nodeId: string): { rps: number; errorRps: number } | undefined {
+    let found = false;
+    const sum: Timed[] = [];
+    for (const s of this.nodes.values()) {
+      if (s.nodeId !== nodeId) continue;
+      found = true;
+      sum.push(...this.recent(s.recent));
+    }
+    return found ? rates(sum) : undefined;
+  }
+
+  /** Per-node figures by node id, for many nodes at once (one pass over the reporting streams). */
+  nodeLoads(): Map<string, { rps: number; errorRps: number }> {
+    const byNode = new Map<string, Timed[]>();
+    for (const s of this.nodes.values()) {
+      const list = byNode.get(s.nodeId) ?? [];
+      list.push(...this.recent(s.recent));
+      byNode.set(s.nodeId, list);
+    }
+    return new Map([...byNode].map(([id, list]) => [id, rates(list)]));
+  }
+
+  nodesView(): NodeLoadView[] {
+    return [...this.nodes.values()].map((s) => ({
+      streamId: s.streamId,
+      nodeId: s.nodeId,
+      cluster: s.cluster,
+      userAgent: s.userAgent,
+      connectedAt: new Date(s.since).toISOString(),
+      reports: s.reports,
+      lastReportAt: s.lastReportAt === undefined ? null : new Date(s.lastReportAt).toISOString(),
+      ...rates(this.recent(s.recent)),
+    }));
+  }
+
+  clustersView(): ClusterLoadView[] {
+    const now = this.now();
+    this.prune(now);
+    return [...this.clusters].map(([name, c]) => this.clusterView(name, c, now)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  private clusterView(name: string, c: ClusterState, now: number): ClusterLoadView {
+    const eps = [...c.endpoints].map(([address, e]) => ({ address, e, counts: sum(this.recent(e.recent)) }));
+    const total = eps.reduce((acc, x) => acc + x.counts.issued, 0);
+    const endpoints = eps
+      .map(({ address, e, counts }) => ({
+        address,
+        ...counts,
+        inProgress: e.inProgress,
+        share: total > 0 ? counts.issued / total : 0,
+        errorRate: counts.issued > 0 ? counts.failed / counts.issued : 0,
+        lastReportAt: new Date(e.lastReportAt).toISOString(),
+      }))
+      .sort((a, b) => (a.address < b.address ? -1 : 1));
+    const shares = endpoints.map((e) => e.share);
+    const min = Math.min(...shares);
+    const imbalance = shares.length < 2 || total === 0 ? null : min === 0 ? null : Math.max(...shares) / min;
+    const recentCut = now - this.recentMs;
+    const last: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
+    const sec = this.bucketMs / 1000;
+    const series: { at: string; rps: number; errorRps: number }[] = [];
+    // Complete buckets only: the one filling now would show as a dip at the end of every chart.
+    const current = now - (now % this.bucketMs);
+    for (let b = current - this.windowMs; b < current; b += this.bucketMs) {
+      const counts = c.buckets.get(b);
+      series.push({ at: new Date(b).toISOString(), rps: (counts?.issued ?? 0) / sec, errorRps: (counts?.failed ?? 0) / sec });
+    }
+    for (const [b, counts] of c.buckets) {
+      if (b + this.bucketMs <= recentCut) continue;
+      last.issued += counts.issued;
+      last.succeeded += counts.succeeded;
+      last.failed += counts.failed;
+    }
+    const span = Math.max(1, Math.min(this.recentMs, now - this.firstBucket(c)) / 1000);
+    let inProgress = 0;
+    for (const v of c.inProgressByStream.values()) inProgress += v;
+    return {
+      name,
+      lastMinute: { ...last, rps: last.issued / span, errorRps: last.failed / span, inProgress, dropped: c.dropped },
+      endpoints,
+      imbalance,
+      series,
+    };
+  }
+
+  private firstBucket(c: ClusterState): number {
+    for (const b of c.buckets.keys()) return b;
+    return this.now();
+  }
+
+  private cluster(name: string): ClusterState {
+    let c = this.clusters.get(name);
+    if (!c) this.clusters.set(name, (c = { buckets: new Map(), endpoints: new Map(), inProgressByStream: new Map(), dropped: 0 }));
+    return c;
+  }
+
+  private recent(list: readonly Timed[]): Timed[] {
+    const cut = this.now() - this.recentMs;
+    return list.filter((t) => t.at > cut);
+  }
+
+  private prune(now: number): void {
+    const recentCut = now - this.recentMs;
+    const windowCut = now - this.windowMs;
+    for (const s of this.nodes.values()) s.recent = s.recent.filter((t) => t.at > recentCut);
+    for (const [name, c] of this.clusters) {
+      for (const b of c.buckets.keys()) {
+        if (b + this.bucketMs > windowCut) break;
+        c.buckets.delete(b);
+      }
+      for (const [key, e] of c.endpoints) {
+        e.recent = e.recent.filter((t) => t.at > recentCut);
+        // An endpoint nobody reported for a whole window is gone (replaced in DNS long ago).
+        if (e.lastReportAt <= windowCut) c.endpoints.delete(key);
+      }
+      if (c.buckets.size === 0 && c.endpoints.size === 0 && c.inProgressByStream.size === 0) this.clusters.delete(name);
+    }
+  }
+}
+
+function sum(list: readonly LoadCounts[]): LoadCounts {
+  const out: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
+  for (const t of list) {
+    out.issued += t.issued;
+    out.succeeded += t.succeeded;
+    out.failed += t.failed;
+  }
+  return out;
+}
+
+/** Rates over the time the reports cover (their intervals), not the window: a node that just joined is not diluted. */
+function rates(list: readonly Timed[]): { rps: number; errorRps: number } {
+  const s = sum(list);
+  const ms = list.reduce((acc, t) => acc + t.intervalMs, 0);
+  return ms > 0 ? { rps: (s.issued * 1000) / ms, errorRps: (s.failed * 1000) / ms } : { rps: 0, errorRps: 0 };
+}

@@ -1,0 +1,121 @@
+import type { ClusterStatsMessage, UpstreamEndpointStatsMessage } from '../../xds/lrs-service.js';
+import { msDuration } from '../../xds/lrs-service.js';
+
+// What the gateway reports over LRS (load_report.proto): per backend (cluster) and per endpoint,
+// requests issued, succeeded, failed and in progress since the last report. "Failed" is the
+// gateway's definition: no answer from the backend, or a 5xx answer. Each attempt on an endpoint
+// counts (a call retried on another endpoint because it never reached the first is two).
+//
+// The seam: an upstream calls `start(endpoint)` when it hands a request to an endpoint and the
+// returned function with the outcome. It knows nothing about LRS; the recorder knows nothing about
+// gRPC or HTTP clients.
+
+/** Tells when a request is handed to `endpoint` ("host:port"); call the result once with its outcome. */
+export interface EndpointLoad {
+  start(endpoint: string): (failed: boolean) => void;
+}
+
+interface Counts {
+  issued: number;
+  succeeded: number;
+  failed: number;
+  inProgress: number;
+}
+
+export class LoadRecorder {
+  private readonly clusters = new Map<string, Map<string, Counts>>();
+  private lastReportAt: number;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.lastReportAt = now();
+  }
+
+  /** The seam one backend's upstream reports to. */
+  forCluster(cluster: string): EndpointLoad {
+    return {
+      start: (endpoint) => {
+        const c = this.counts(cluster, endpoint);
+        c.issued++;
+        c.inProgress++;
+        let done = false;
+        return (failed) => {
+          if (done) return;
+          done = true;
+          // The same object even if a report was taken meanwhile: counters are reset, not replaced.
+          c.inProgress--;
+          if (failed) c.failed++;
+          else c.succeeded++;
+        };
+      },
+    };
+  }
+
+  /**
+   * The ClusterStats since the previous call, and resets the counters (in-progress counts stay).
+   * Clusters with nothing to say are left out; endpoints idle for a whole interval are dropped.
+   */
+  takeReport(): ClusterStatsMessage[] {
+    const now = this.now();
+    const interval = msDuration(Math.max(0, now - this.lastReportAt));
+    this.lastReportAt = now;
+    const out: ClusterStatsMessage[] = [];
+    for (const [cluster, endpoints] of this.clusters) {
+      const total: Counts = { issued: 0, succeeded: 0, failed: 0, inProgress: 0 };
+      const stats: UpstreamEndpointStatsMessage[] = [];
+      for (const [endpoint, c] of endpoints) {
+        if (c.issued === 0 && c.succeeded === 0 && c.failed === 0 && c.inProgress === 0) {
+          endpoints.delete(endpoint);
+          continue;
+        }
+        total.issued += c.issued;
+        total.succeeded += c.succeeded;
+        total.failed += c.failed;
+        total.inProgress += c.inProgress;
+        stats.push({
+          address: { socket_address: socketAddress(endpoint) },
+          total_issued_requests: c.issued,
+          total_successful_requests: c.succeeded,
+          total_error_requests: c.failed,
+          total_requests_in_progress: c.inProgress,
+        });
+        c.issued = c.succeeded = c.failed = 0;
+      }
+      if (stats.length === 0) {
+        this.clusters.delete(cluster);
+        continue;
+      }
+      out.push({
+        cluster_name: cluster,
+        cluster_service_name: '',
+        upstream_locality_stats: [
+          {
+            locality: { region: '', zone: '', sub_zone: '' },
+            total_issued_requests: total.issued,
+            total_successful_requests: total.succeeded,
+            total_error_requests: total.failed,
+            total_requests_in_progress: total.inProgress,
+            upstream_endpoint_stats: stats,
+          },
+        ],
+        total_dropped_requests: 0,
+        load_report_interval: interval,
+      });
+    }
+    return out;
+  }
+
+  private counts(cluster: string, endpoint: string): Counts {
+    let eps = this.clusters.get(cluster);
+    if (!eps) this.clusters.set(cluster, (eps = new Map()));
+    let c = eps.get(endpoint);
+    if (!c) eps.set(endpoint, (c = { issued: 0, succeeded: 0, failed: 0, inProgress: 0 }));
+    return c;
+  }
+}
+
+/** "host:port" or "[v6]:port" → SocketAddress. */
+function socketAddress(endpoint: string): { address: string; port_value: number } {
+  const i = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, i);
+  return { address: host.startsWith('[') ? host.slice(1, -1) : host, port_value: Number(endpoint.slice(i + 1)) };
+}
