@@ -98,18 +98,20 @@ describe('a fleet of gateways on one control plane', () => {
       await cp.stop();
       // The gateways notice and keep their last good config.
       const sent = load.sent();
-      await eventually(() => load.sent() > sent + 50, 'requests while the control plane is down', 5000, 5);
+      await eventually(() => load.sent() > sent + 50, 'requests while the control plane is down', 30_000, 5);
       writeConfig(qfA);
       cp = await startControlPlane(grpcPort);
       // Resumed: the change made while the control plane was away reaches both gateways (their
       // reconnect backoff grows while it is away, so allow for a few attempts under a loaded CI).
       for (const g of gateways) await eventually(async () => (await backendOf(g)) === 'qf-a', 'qf-a after the restart', 40_000, 50);
+      // And the load goes on after the restart (counted, not timed: a busy machine sends fewer per second).
+      const resumed = load.sent();
+      await eventually(() => load.sent() > resumed + 50, 'requests after the restart', 30_000, 5);
     } finally {
       await load.stop();
       await load2.stop();
     }
     expect([...load.failures, ...load2.failures]).toEqual([]);
-    expect(load.sent()).toBeGreaterThan(100);
   }, 180_000);
 
   it('NACKs a resource it cannot serve, keeps serving, and the control plane shows the NACK', async () => {
