@@ -1,11 +1,15 @@
-import * as grpc from '@grpc/grpc-js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ErrorKey } from '../../core/errors.js';
 import { formatHostPort, type Endpoint, type TlsSettings } from '../../core/model.js';
-import { ConnectionPool, type EndpointConnection } from './connection-pool.js';
+import { ConnectionPool } from './connection-pool.js';
+import type { EndpointConnection } from './endpoint-connection.js';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { decodeResponse } from './codec.js';
-import { credentialsFor } from './credentials.js';
+import { GRPC_BACKOFF, type BackoffSettings } from './backoff.js';
+import type { ConnectivityState } from './endpoint-connection.js';
+import { GrpcStatus, grpcTimeout, HANDLE_METHOD } from './grpc-wire.js';
+import { tlsOptionsFor } from './tls-options.js';
 import type { HttpGrpcMetrics } from './metrics.js';
 import { classifyError, type CallOutcome } from './outcome.js';
 import { RoundRobinPicker } from './picker.js';
@@ -25,6 +29,7 @@ const ENVELOPE_BYTES = 1024 * 1024;
 const DEFAULT_KEEPALIVE_TIME_MS = 20_000;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 const PRINTABLE = /^[ -~]*$/;
+const USER_AGENT = 'metrics-gateway-httpgrpc (node:http2)';
 /** Reasons the gateway's UpstreamContext counts, by registry error. */
 const GATEWAY_REASON: Partial<Record<ErrorKey, string>> = {
   UPSTREAM_REFUSED: 'reset',
@@ -48,13 +53,13 @@ export interface HttpGrpcUpstreamOptions {
   readonly metrics: HttpGrpcMetrics;
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
-  /** Extra grpc-js channel options, e.g. reconnect backoff. */
-  readonly channelOptions?: grpc.ChannelOptions;
+  /** Connect backoff; gRPC's connection-backoff.md values unless a test shortens them. */
+  readonly backoff?: Partial<BackoffSettings>;
 }
 
 export interface EndpointStatus {
   readonly address: string;
-  readonly state: 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
+  readonly state: ConnectivityState;
   readonly inFlight: number;
 }
 
@@ -71,6 +76,7 @@ export class HttpGrpcUpstream {
   private readonly logger: Logger;
   private readonly metrics: HttpGrpcMetrics;
   private readonly pool: ConnectionPool;
+  private readonly scheme: 'http' | 'https';
   /** Current endpoints in the order given, by "host:port". */
   private members = new Map<string, EndpointConnection>();
   private picker = new RoundRobinPicker<EndpointConnection>([]);
@@ -90,15 +96,14 @@ export class HttpGrpcUpstream {
     this.timeoutMs = opts.timeoutMs;
     this.logger = opts.logger.child({ backend: opts.backend });
     this.metrics = opts.metrics;
+    const tls = tlsOptionsFor(opts.tls);
+    this.scheme = tls ? 'https' : 'http';
     this.pool = new ConnectionPool({
-      credentials: credentialsFor(opts.tls),
+      ...(tls ? { tls } : {}),
       maxGrpcMessageBytes: this.maxMessageBytes + ENVELOPE_BYTES,
       keepaliveTimeMs: opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-      channelOptions: {
-        ...(opts.tls?.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName } : {}),
-        ...opts.channelOptions,
-      },
+      backoff: { ...GRPC_BACKOFF, ...opts.backoff },
     });
   }
 
@@ -128,7 +133,7 @@ export class HttpGrpcUpstream {
   endpoints(): EndpointStatus[] {
     return [...this.members.values()].map((c) => ({
       address: c.address,
-      state: grpc.connectivityState[c.state] as EndpointStatus['state'],
+      state: c.state,
       inFlight: c.inFlight,
     }));
   }
@@ -140,7 +145,7 @@ export class HttpGrpcUpstream {
 
   private rebuildPicker(): void {
     const ready: EndpointConnection[] = [];
-    for (const c of this.members.values()) if (c.state === grpc.connectivityState.READY) ready.push(c);
+    for (const c of this.members.values()) if (c.state === 'READY') ready.push(c);
     const previous = this.picker;
     this.picker = new RoundRobinPicker(ready, previous.cursor);
     if (ready.length !== previous.ready.length) {
@@ -153,7 +158,7 @@ export class HttpGrpcUpstream {
 
   private anyConnecting(): boolean {
     for (const c of this.members.values()) {
-      if (c.state === grpc.connectivityState.CONNECTING || c.state === grpc.connectivityState.IDLE) return true;
+      if (c.state === 'CONNECTING' || c.state === 'IDLE') return true;
     }
     return false;
   }
@@ -225,14 +230,22 @@ export class HttpGrpcUpstream {
       return sendError(res, 'BODY_TOO_LARGE', `request body exceeds ${limit} bytes for ${this.describe()}`, { connection: 'close' });
     }
 
-    // gRPC metadata dskit servers and Mimir's limiters read before decoding the message
-    // (user.InjectOrgIDIntoGRPC, httpgrpc.AppendRequestMetadataToContext, grpcutil.MetadataMessageSize).
-    const metadata = new grpc.Metadata();
-    if (orgId !== undefined) metadata.set('x-scope-orgid', orgId);
-    metadata.set('httpgrpc-method', req.method ?? 'GET');
+    // PROTOCOL-HTTP2.md Request-Headers, then the metadata dskit servers and Mimir's limiters read
+    // before decoding the message (user.InjectOrgIDIntoGRPC, httpgrpc.AppendRequestMetadataToContext,
+    // grpcutil.MetadataMessageSize). grpc-timeout is set per try, from what is left of the budget.
+    const headers: OutgoingHttpHeaders = {
+      ':method': 'POST',
+      ':scheme': this.scheme,
+      ':path': HANDLE_METHOD,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': USER_AGENT,
+      'httpgrpc-method': req.method ?? 'GET',
+      'message-size': String(body.messageBytes),
+    };
+    if (orgId !== undefined) headers['x-scope-orgid'] = orgId;
     const url = req.url ?? '/';
-    if (PRINTABLE.test(url)) metadata.set('httpgrpc-url', url);
-    metadata.set('message-size', String(body.message.length));
+    if (PRINTABLE.test(url)) headers['httpgrpc-url'] = url;
 
     const abort = new AbortController();
     const onClose = (): void => {
@@ -240,7 +253,7 @@ export class HttpGrpcUpstream {
     };
     res.once('close', onClose);
     try {
-      await this.forward(req, res, body.message, metadata, abort.signal, ctx);
+      await this.forward(req, res, body, headers, abort.signal, ctx);
     } finally {
       res.off('close', onClose);
     }
@@ -249,8 +262,8 @@ export class HttpGrpcUpstream {
   private async forward(
     req: IncomingMessage,
     res: ServerResponse,
-    message: Buffer,
-    metadata: grpc.Metadata,
+    body: { readonly frame: Buffer; readonly messageBytes: number },
+    headers: OutgoingHttpHeaders,
     signal: AbortSignal,
     ctx: UpstreamContext | undefined,
   ): Promise<void> {
@@ -262,7 +275,7 @@ export class HttpGrpcUpstream {
       if (signal.aborted) return;
       if (conn === undefined) break;
       tried.add(conn);
-      const outcome = await this.callOnce(conn, message, metadata, deadline, signal);
+      const outcome = await this.callOnce(conn, body, headers, deadline, signal);
       if (signal.aborted) return;
       if (outcome.kind === 'response') {
         if (!writeHttpResponse(res, req.method ?? 'GET', outcome.response)) {
@@ -287,25 +300,30 @@ export class HttpGrpcUpstream {
     sendError(res, 'UPSTREAM_UNAVAILABLE', failure);
   }
 
-  private callOnce(conn: EndpointConnection, message: Buffer, metadata: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<CallOutcome> {
+  private callOnce(
+    conn: EndpointConnection,
+    body: { readonly frame: Buffer; readonly messageBytes: number },
+    headers: OutgoingHttpHeaders,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<CallOutcome> {
     const labels = { backend: this.backend, endpoint: conn.address };
     this.metrics.requests.inc(labels);
     this.metrics.inFlight.inc(labels);
     this.calls++;
     return new Promise((resolve) => {
-      const onAbort = (): void => call.cancel();
-      const call = conn.call(message, metadata, deadline, (err, response) => {
-        signal.removeEventListener('abort', onAbort);
+      const callHeaders = { ...headers, 'grpc-timeout': grpcTimeout(deadline - Date.now()) };
+      conn.call(callHeaders, body.frame, deadline, signal, (status) => {
         this.metrics.inFlight.dec(labels);
         let outcome: CallOutcome;
-        if (err === null && response !== undefined) {
+        if (status.code === GrpcStatus.OK && status.message !== undefined) {
           try {
-            outcome = { kind: 'response', response: decodeResponse(response) };
+            outcome = { kind: 'response', response: decodeResponse(status.message) };
           } catch (e) {
             outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: `undecodable HTTPResponse: ${(e as Error).message}` };
           }
         } else {
-          outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err, message.length);
+          outcome = classifyError(status, body.messageBytes);
           if (signal.aborted) outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: 'client went away' };
         }
         if (outcome.kind !== 'response') {
@@ -316,7 +334,6 @@ export class HttpGrpcUpstream {
         if (this.calls === 0 && this.active === 0) this.closedResolve?.();
         resolve(outcome);
       });
-      signal.addEventListener('abort', onAbort);
     });
   }
 
