@@ -173,18 +173,18 @@ export class EndpointConnection {
 
   /**
    * The session for a new stream: a usable one below its stream limit; when every one is full, a
-   * session still connecting, or a new one (the stream waits for its SETTINGS).
+   * session still connecting with room under the same limit, or a new one (the stream waits for its
+   * SETTINGS). Streams queued past the limit would wait for a slot inside nghttp2 instead.
    */
   private sessionForStream(): Session | undefined {
-    let anyUsable = false;
+    let limit = -1;
     for (const e of this.sessions) {
-      if (e.usable) {
-        anyUsable = true;
-        if (!e.full) return e;
-      }
+      if (!e.usable) continue;
+      if (!e.full) return e;
+      limit = Math.max(limit, e.active);
     }
-    if (!anyUsable) return undefined;
-    for (const e of this.sessions) if (!e.ready && !e.draining && !e.session.destroyed) return e;
+    if (limit < 0) return undefined;
+    for (const e of this.sessions) if (!e.ready && !e.draining && !e.session.destroyed && e.active < limit) return e;
     return this.dial();
   }
 
