@@ -26,6 +26,8 @@ export interface CliOptions {
    * runs long): keep the start and the tail only.
    */
   readonly keepOutput?: number;
+  /** How long to wait for /ready (default 15 s; several worker processes take longer on a busy machine). */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Starts the binary on port 0, reads the bound port from its start-up log line, waits for /ready. */
@@ -44,7 +46,7 @@ export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv =
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
   let url = '';
   let port = 0;
   for (;;) {
