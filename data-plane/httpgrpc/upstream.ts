@@ -271,7 +271,8 @@ export class HttpGrpcUpstream {
     const tried = new Set<EndpointConnection>();
     let lastFailure = '';
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const conn = await this.pickReady(deadline, tried, signal);
+      // The common case picks at once; only an empty picker waits (a promise per request is not free).
+      const conn = this.picker.pick(tried) ?? (await this.pickReady(deadline, tried, signal));
       if (signal.aborted) return;
       if (conn === undefined) break;
       tried.add(conn);
