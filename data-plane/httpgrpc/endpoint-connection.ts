@@ -5,7 +5,7 @@
 import http2, { type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { formatHostPort, type Endpoint } from '../../core/model.js';
 import { ConnectBackoff, type BackoffSettings } from './backoff.js';
-import { unaryCall, type CallSession, type CallStatus } from './unary-call.js';
+import { unaryCall, type CallSession, type CallStatus, type ClientGone } from './unary-call.js';
 
 export type ConnectivityState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
 
@@ -189,7 +189,7 @@ export class EndpointConnection {
   }
 
   /** Start one call; `frame` is the whole gRPC message (prefix included). */
-  call(headers: OutgoingHttpHeaders, frame: Buffer, deadline: number, signal: AbortSignal | undefined, done: (s: CallStatus) => void): void {
+  call(headers: OutgoingHttpHeaders, frame: Buffer, deadline: number, signal: ClientGone | undefined, done: (s: CallStatus) => void): void {
     const entry = this.sessionForStream();
     if (entry === undefined) {
       done({ code: 14, details: `no usable connection to ${this.address}`, transport: 'not_sent' });
@@ -212,7 +212,9 @@ export class EndpointConnection {
     clearTimeout(this.retryTimer);
     for (const e of this.sessions) {
       clearInterval(e.keepalive);
-      if (!e.session.destroyed) e.session.close();
+      // A session still connecting has nothing to finish: close() would wait for its connect first.
+      if (!e.ready) e.session.destroy();
+      else if (!e.session.destroyed) e.session.close();
     }
   }
 }

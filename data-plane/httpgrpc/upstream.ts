@@ -4,6 +4,7 @@ import type { ErrorKey } from '../../core/errors.js';
 import { formatHostPort, type Endpoint, type TlsSettings } from '../../core/model.js';
 import { ConnectionPool } from './connection-pool.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { ClientGone } from './unary-call.js';
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { decodeResponse } from './codec.js';
 import { GRPC_BACKOFF, type BackoffSettings } from './backoff.js';
@@ -164,7 +165,7 @@ export class HttpGrpcUpstream {
   }
 
   /** A READY endpoint, waiting for later pickers while one is still connecting, up to the deadline. */
-  private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: AbortSignal): Promise<EndpointConnection | undefined> {
+  private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: ClientGone): Promise<EndpointConnection | undefined> {
     for (;;) {
       const conn = this.picker.pick(tried);
       if (conn !== undefined) return conn;
@@ -174,13 +175,13 @@ export class HttpGrpcUpstream {
         const wake = (): void => {
           clearTimeout(timer);
           this.waiters.delete(wake);
-          signal.removeEventListener('abort', wake);
+          if (signal.onAbort === wake) signal.onAbort = undefined;
           resolve();
         };
         const timer = setTimeout(wake, remaining);
         timer.unref();
         this.waiters.add(wake);
-        signal.addEventListener('abort', wake);
+        signal.onAbort = wake;
       });
     }
   }
@@ -247,13 +248,13 @@ export class HttpGrpcUpstream {
     const url = req.url ?? '/';
     if (PRINTABLE.test(url)) headers['httpgrpc-url'] = url;
 
-    const abort = new AbortController();
+    const gone = new ClientGone();
     const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) gone.abort();
     };
     res.once('close', onClose);
     try {
-      await this.forward(req, res, body, headers, abort.signal, ctx);
+      await this.forward(req, res, body, headers, gone, ctx);
     } finally {
       res.off('close', onClose);
     }
@@ -264,7 +265,7 @@ export class HttpGrpcUpstream {
     res: ServerResponse,
     body: { readonly frame: Buffer; readonly messageBytes: number },
     headers: OutgoingHttpHeaders,
-    signal: AbortSignal,
+    signal: ClientGone,
     ctx: UpstreamContext | undefined,
   ): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
@@ -306,7 +307,7 @@ export class HttpGrpcUpstream {
     body: { readonly frame: Buffer; readonly messageBytes: number },
     headers: OutgoingHttpHeaders,
     deadline: number,
-    signal: AbortSignal,
+    signal: ClientGone,
   ): Promise<CallOutcome> {
     const labels = { backend: this.backend, endpoint: conn.address };
     this.metrics.requests.inc(labels);
