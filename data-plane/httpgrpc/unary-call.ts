@@ -54,6 +54,9 @@ export interface CallOptions {
   readonly signal?: ClientGone;
 }
 
+/** Socket errors worth naming (as grpc-js did): "read ECONNRESET", a keepalive that went unanswered. */
+const SOCKET_ERROR = /^((read|write) E[A-Z]+|keepalive ping not answered)$/;
+
 const notSent = (details: string): CallStatus => ({ code: GrpcStatus.UNAVAILABLE, details, transport: 'not_sent' });
 
 /** Start a call; `done` is called exactly once. */
@@ -83,7 +86,11 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
     if (!stream.closed && !stream.destroyed) stream.close(rst);
   };
   const remaining = opts.deadline - Date.now();
-  const timer = setTimeout(() => fail({ code: GrpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded' }), Math.max(0, remaining));
+  const started = Date.now();
+  const timer = setTimeout(
+    () => fail({ code: GrpcStatus.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - started) / 1000).toFixed(3)}s` }),
+    Math.max(0, remaining),
+  );
   timer.unref();
   const onAbort = (): void => fail({ code: GrpcStatus.CANCELLED, details: 'Cancelled on client' });
   if (opts.signal) opts.signal.onAbort = onAbort;
@@ -148,7 +155,9 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
     const s = statusFrom(trailers);
     if (s !== undefined) result = s;
   });
-  stream.on('error', () => undefined); // the outcome is read in 'close'
+  // The outcome is read in 'close'; a socket error (a TCP reset) names what happened to the connection.
+  let streamError: Error | undefined;
+  stream.on('error', (e: Error) => (streamError = e));
 
   stream.on('close', () => {
     clearTimeout(timer);
@@ -174,7 +183,8 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
       return { code: statusFromHttp(httpStatus), details: `Received HTTP status code ${httpStatus} without a gRPC status` };
     }
     if (on.session.destroyed || on.session.closed || rst === NGHTTP2_NO_ERROR) {
-      return { code: GrpcStatus.UNAVAILABLE, details: 'Connection dropped', transport: 'lost' };
+      const why = streamError?.message ?? '';
+      return { code: GrpcStatus.UNAVAILABLE, details: SOCKET_ERROR.test(why) ? why : 'Connection dropped', transport: 'lost' };
     }
     if (rst === NGHTTP2_ENHANCE_YOUR_CALM) return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'Bandwidth exhausted (ENHANCE_YOUR_CALM)' };
     if (rst === NGHTTP2_CANCEL) return { code: GrpcStatus.CANCELLED, details: 'Stream cancelled by server' };
