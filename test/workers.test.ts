@@ -73,8 +73,18 @@ describe('worker processes', () => {
 
       process.kill(pids[0]!, 'SIGKILL');
       await eventually(() => !workerPids(gw.proc.pid!).includes(pids[0]!), 'the worker to be gone', 10_000, 20);
-      // The other worker serves while the replacement starts.
+      // The other worker serves while the replacement starts, and /ready says the gateway is not
+      // whole until the replacement has applied the config too (it loads for a second or more).
       for (let i = 0; i < 10; i++) expect((await fresh(`${gw.url}/x`)).status).toBe(200);
+      await eventually(
+        async () => {
+          const r = await fresh(`${gw.url}/ready`);
+          return r.status === 503 && /worker \d of 2 has not applied a config yet/.test(r.body);
+        },
+        '/ready to say a worker has no config yet',
+        10_000,
+        20,
+      );
       await eventually(async () => workerPids(gw.proc.pid!).length === 2 && (await fresh(`${gw.url}/ready`)).status === 200, 'a replacement worker, ready', 60_000, 100);
       const after = await metrics(gw.url);
       expect(value(after, 'metrics_gateway_worker_restarts_total')).toBe(1);
