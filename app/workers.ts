@@ -48,6 +48,7 @@ export class WorkerPool {
   private lastFleet: string | undefined | null = null;
   readonly load = new EndpointLoadTotals();
   private readonly restarts: Counter;
+  private readonly reported: Counter<'backend' | 'endpoint'>;
   private readonly applied: Gauge<'worker'>;
 
   constructor(
@@ -62,6 +63,12 @@ export class WorkerPool {
       name: 'metrics_gateway_worker_config_applied',
       help: 'Per worker: 1 once it serves a config from the control plane, 0 before.',
       labelNames: ['worker'],
+      registers: [registry],
+    });
+    this.reported = new Counter({
+      name: 'metrics_gateway_worker_load_reported_requests_total',
+      help: 'httpgrpc calls per endpoint as the workers reported them to the primary (the sums load reports are made of).',
+      labelNames: ['backend', 'endpoint'],
       registers: [registry],
     });
     new Gauge({ name: 'metrics_gateway_workers', help: 'Worker processes configured (-server.workers).', registers: [registry] }).set(count);
@@ -127,6 +134,7 @@ export class WorkerPool {
       }
       case 'mgw:load':
         this.load.add(m.entries);
+        for (const e of m.entries) this.reported.inc({ backend: e.backend, endpoint: e.endpoint }, e.requests);
     }
   }
 

@@ -6,6 +6,7 @@ import { startCli, type Child } from './support/cli.js';
 import { HttpBackend } from './support/http-backend.js';
 import { eventually } from './support/poll.js';
 import { workerCount, cgroupCpuLimit } from '../app/workers-count.js';
+import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,23 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describe('worker load reports', () => {
+  it('every worker sends its per-endpoint httpgrpc counts to the primary, which sums them', async () => {
+    const distributor = await HttpGrpcServer.start({ host: '127.0.0.3' });
+    const gw = await startCli([`-gateway.proxy.distributor.url=dns:///127.0.0.3:${distributor.port}`, '-server.workers=2'], {}, { readyTimeoutMs: 60_000 });
+    try {
+      for (let i = 0; i < 12; i++) expect((await fresh(`${gw.url}/api/v1/push`)).status).toBe(200);
+      const series = `metrics_gateway_worker_load_reported_requests_total{backend="distributor",endpoint="127.0.0.3:${distributor.port}"}`;
+      // Workers report every 5 s; both served some of the 12 (the primary hands connections round-robin).
+      await eventually(async () => value(await metrics(gw.url), series) === 12, 'the primary to have summed 12 calls', 30_000, 500);
+    } finally {
+      await gw.stop('SIGKILL');
+      for (const pid of workerPids(gw.proc.pid!)) process.kill(pid, 'SIGKILL');
+      distributor.kill();
+    }
+  });
+});
 
 describe('-server.workers values', () => {
   it('takes a number or auto, capped by a cgroup CPU quota', () => {
