@@ -109,6 +109,7 @@ export class EndpointConnection {
         // A failed connect attempt: wait out the backoff (connection-backoff.md).
         this.state = 'TRANSIENT_FAILURE';
         this.notify();
+        clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           if (!this.closed && !this.hasUsable() && !this.hasConnecting()) this.dial();
@@ -122,7 +123,7 @@ export class EndpointConnection {
     return entry;
   }
 
-  /** GOAWAY or a dead keepalive: nothing new on this session; dial a replacement at once. */
+  /** GOAWAY received: nothing new on this session, its open streams finish; a replacement is dialled at once. */
   private drain(entry: Session): void {
     if (entry.draining) return;
     entry.draining = true;
