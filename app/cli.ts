@@ -6,8 +6,14 @@ import { loadConfig, str } from './config.js';
 import { helpText } from './help.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { checkConfig } from './config-check.js';
-import { buildModules } from './modules.js';
 import { tokensCommand } from './tokens-command.js';
+import cluster from 'node:cluster';
+import { Registry } from 'prom-client';
+import { buildModules, type ModuleOptions } from './modules.js';
+import { workerRole } from './worker.js';
+import { WORKER_ENV } from './worker-protocol.js';
+import { WorkerPool } from './workers.js';
+import { workerCount } from './workers-count.js';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'tokens') return tokensCommand(argv.slice(1), process.stdout, process.stderr);
@@ -26,27 +32,55 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cfg.check) return checkConfig(cfg);
-  const logger = createLogger({ level: str(cfg.tree, 'server.log_level'), format: str(cfg.tree, 'server.log_format') as LogFormat });
-  let modules;
+  let logger = createLogger({ level: str(cfg.tree, 'server.log_level'), format: str(cfg.tree, 'server.log_format') as LogFormat });
+  const workers = workerCount(str(cfg.tree, 'server.workers')) as number;
+  const target = str(cfg.tree, 'target');
+  // Workers serve the gateway only: a control plane's API and its gRPC port stay in one process.
+  const multi = workers > 1 && target === 'gateway';
+  if (workers > 1 && !multi) logger.warn({ target, workers }, '-server.workers applies to -target=gateway only; running one process');
+  // Set when a worker's primary asks it to drain (IPC) or goes away.
+  let stopRequested: (() => void) | undefined;
+  let requestedEarly = false;
+  const requestStop = (): void => (stopRequested ? stopRequested() : void (requestedEarly = true));
+  const registry = new Registry();
+  let pool: WorkerPool | undefined;
+  let opts: ModuleOptions = {};
+  if (multi && cluster.isWorker) {
+    logger = logger.child({ worker: Number(process.env[WORKER_ENV]) });
+    opts = { registry, role: workerRole(registry, requestStop) };
+    process.on('disconnect', requestStop);
+  } else if (multi) {
+    opts = { registry, role: { kind: 'primary', relay: (raw) => pool?.relay(raw) } };
+  }
+  let modules: ReturnType<typeof buildModules> | undefined;
   try {
-    modules = buildModules(cfg, logger);
+    modules = buildModules(cfg, logger, opts);
+    const built = modules;
+    if (multi && cluster.isPrimary) pool = new WorkerPool(workers, () => built, registry, logger, cfg);
     await modules.start();
+    pool?.start();
   } catch (err) {
     const message = err instanceof GatewayError ? err.message : err instanceof Error ? err.message : String(err);
     logger.error({ target: str(cfg.tree, 'target') }, `startup failed: ${message}`);
     await modules?.stop().catch(() => undefined);
     return 1;
   }
-  logger.info({ target: str(cfg.tree, 'target'), ...modules.addresses() }, 'metrics-gateway started');
+  logger.info({ target, ...modules.addresses(), ...(multi ? { workers } : {}) }, pool ? 'metrics-gateway primary started' : 'metrics-gateway started');
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       logger.info({ signal: sig }, 'shutting down');
       resolve();
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    stopRequested = () => resolve();
+    if (requestedEarly) resolve();
+    // A worker drains when its primary says so; a signal to the whole group (Ctrl-C) must not
+    // end it a second way, so its handlers stay installed.
+    const on = multi && cluster.isWorker ? process.on.bind(process) : process.once.bind(process);
+    on('SIGTERM', onSignal);
+    on('SIGINT', onSignal);
   });
-  await modules.stop();
+  if (pool) await pool.stop();
+  else await modules.stop();
   logger.info('stopped');
   return 0;
 }

@@ -1,6 +1,7 @@
 // The whole process configuration: schema (by component), loading from file + flags, and the
 // typed view the modules use. Flags override the file; the file overrides defaults.
 
+import { workerCount } from './workers-count.js';
 import { readFileSync } from 'node:fs';
 import { GatewayError } from '../core/errors.js';
 import {
@@ -63,6 +64,13 @@ export const serverSchema: Section = section({
     check: oneOf(['debug', 'info', 'warn', 'error']),
   }),
   log_format: field('string', 'logfmt', 'Log format: logfmt or json.', { flag: 'log.format', check: oneOf(['logfmt', 'json']) }),
+  workers: field('string', '1', 'Worker processes serving HTTP on the shared port: a number, or auto (the CPUs available, cgroup CPU limit included).', {
+    flag: 'server.workers',
+    check: (v) => {
+      const n = workerCount(String(v));
+      return typeof n === 'string' ? n : undefined;
+    },
+  }),
 });
 
 export const apiSchema: Section = section({

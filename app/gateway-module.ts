@@ -20,6 +20,7 @@ import { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { GatewayError } from '../core/errors.js';
 import { probeXdsConnection } from './xds-connect-probe.js';
 import type { XdsClientTls } from './xds-tls.js';
+import type { AcceptedResources, RawAccepted } from '../data-plane/xds/accepted-state.js';
 
 /** -gateway.xds.server-address as a list; empty: the in-process control plane. */
 export function configuredXdsServers(cfg: LoadedConfig): string[] {
@@ -36,6 +37,21 @@ export interface GatewayModuleOptions {
   readonly servers: () => readonly string[];
   /** Embedded: start() waits (bounded) for the first config, so the process is ready when it returns. */
   readonly waitForFirstConfig: boolean;
+  /**
+   * Workers (-server.workers > 1): in a worker, the config comes from the primary instead of an xDS
+   * client of its own (`feed`); in the primary, accepted resources go to the workers (`relay`) and
+   * no HTTP server is started.
+   */
+  readonly feed?: ConfigFeed;
+  readonly relay?: (raw: RawAccepted) => void;
+  /** Called after each config this process applied (workers report it to the primary). */
+  readonly onApplied?: (version: string) => void;
+}
+
+/** Where a worker's config comes from: the primary's xDS client. */
+export interface ConfigFeed {
+  start(onUpdate: (accepted: AcceptedResources) => void): void;
+  stop(): void;
 }
 
 export class GatewayModule {
@@ -91,6 +107,11 @@ export class GatewayModule {
     ];
   }
 
+  /** What the xDS client has ACKed, as bytes (the primary hands this to a new worker). */
+  rawAccepted(): RawAccepted | undefined {
+    return this.client?.rawAccepted();
+  }
+
   xdsStatus(): ReturnType<XdsClient['status']> | undefined {
     return this.client?.status();
   }
@@ -109,7 +130,33 @@ export class GatewayModule {
     return new Service('gateway', {
       starting: async () => {
         this.check();
+        const apply = (accepted: AcceptedResources): void => {
+          const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, this.auth);
+          if ('waiting' in r) {
+            this.waiting = r.waiting;
+            logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
+            return;
+          }
+          if (requireAuth && !r.state.auth) {
+            // Fail closed: this gateway was told to authenticate, its control plane says trust.
+            this.waiting = 'a configuration with authentication (-auth.type=token is set on this gateway, but the control plane sends no auth filter: set -auth.type=token and -auth.tokens-file on the control plane)';
+            logger.error({ version: r.state.version }, `xds: not applying config: ${this.waiting}`);
+            return;
+          }
+          for (const c of r.keptEndpoints) logger.warn({ cluster: c }, 'xds: empty endpoint set received; keeping the current endpoints');
+          if (r.state.version === this.server.current?.version) return;
+          this.server.apply(r.state);
+          logger.info({ version: r.state.version }, 'gateway config applied');
+          this.opts.onApplied?.(r.state.version);
+          this.firstApplied();
+        };
+        if (this.opts.feed) {
+          this.opts.feed.start(apply);
+          await this.server.listen();
+          return;
+        }
         this.opts.tls.source?.start();
+        const relay = this.opts.relay;
         this.client = new XdsClient({
           credentials: this.opts.tls.credentials,
           channelOptions: this.opts.tls.channelOptions,
@@ -125,35 +172,19 @@ export class GatewayModule {
           check: checkResources,
           // Load reports ride the ADS channel: same server, same (m)TLS credentials.
           onChannel: (channel, server) => (channel ? this.lrs?.attach(channel, server) : this.lrs?.detach()),
-          onUpdate: (accepted) => {
-            const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, this.auth);
-            if ('waiting' in r) {
-              this.waiting = r.waiting;
-              logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
-              return;
-            }
-            if (requireAuth && !r.state.auth) {
-              // Fail closed: this gateway was told to authenticate, its control plane says trust.
-              this.waiting = 'a configuration with authentication (-auth.type=token is set on this gateway, but the control plane sends no auth filter: set -auth.type=token and -auth.tokens-file on the control plane)';
-              logger.error({ version: r.state.version }, `xds: not applying config: ${this.waiting}`);
-              return;
-            }
-            for (const c of r.keptEndpoints) logger.warn({ cluster: c }, 'xds: empty endpoint set received; keeping the current endpoints');
-            if (r.state.version === this.server.current?.version) return;
-            this.server.apply(r.state);
-            logger.info({ version: r.state.version }, 'gateway config applied');
-            this.firstApplied();
-          },
+          onUpdate: relay ? () => relay(this.client!.rawAccepted()) : apply,
         });
         this.lrs = new LrsClient({ node: this.client.nodeMessage, recorder: this.load, logger: logger.child({ component: 'lrs-client' }) });
         this.client.start();
+        if (relay) return;
         await this.server.listen();
         if (this.opts.waitForFirstConfig) {
           await Promise.race([this.applied, new Promise((r) => setTimeout(r, 10_000).unref())]);
         }
       },
       stopping: async () => {
-        await this.server.close();
+        this.opts.feed?.stop();
+        if (!this.opts.relay) await this.server.close();
         await this.client?.stop();
         this.auth.close();
         this.lrs?.detach();

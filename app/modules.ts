@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import { configYaml } from './config-dump.js';
 import { num, rootSchema, str, type LoadedConfig, type Target } from './config.js';
 import { ControlPlaneModule } from './control-plane-module.js';
-import { configuredXdsServers, GatewayModule } from './gateway-module.js';
+import { configuredXdsServers, GatewayModule, type ConfigFeed } from './gateway-module.js';
+import type { RawAccepted } from '../data-plane/xds/accepted-state.js';
 import { Service, ServiceManager } from './services.js';
 import { checkInProcessTls, xdsClientTls, xdsServerTls } from './xds-tls.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
@@ -30,16 +31,38 @@ export interface Modules {
 export interface ModuleOptions {
   /** Test hook: alter the control plane's translated resources before validation. */
   readonly transform?: ResourceTransform;
+  /** -server.workers > 1: what this process is (see app/workers.ts). Absent: one process does all. */
+  readonly role?: WorkerRole | PrimaryRole;
+  /** The registry to use (a worker's role reads it); a new one by default. */
+  readonly registry?: Registry;
+}
+
+/** A worker: serves HTTP from the config the primary hands it; no control plane, no xDS client. */
+export interface WorkerRole {
+  readonly kind: 'worker';
+  readonly feed: ConfigFeed;
+  readonly onApplied: (version: string) => void;
+  /** Why the gateway as a whole is not ready (another worker has no config yet), or undefined. */
+  readonly fleetNotReady: () => string | undefined;
+  /** The whole gateway's /metrics, aggregated by the primary. */
+  readonly metrics: () => Promise<string>;
+}
+
+/** The primary: control plane (if any) and the one xDS client, relaying resources to the workers. */
+export interface PrimaryRole {
+  readonly kind: 'primary';
+  readonly relay: (raw: RawAccepted) => void;
 }
 
 export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOptions = {}): Modules {
   const target = str(cfg.tree, 'target') as Target;
-  const registry = new Registry();
+  const registry = opts.registry ?? new Registry();
   const services: Service[] = [];
   const addresses: Record<string, string> = {};
   const xdsServers = configuredXdsServers(cfg);
   const embedded = target === 'gateway' && xdsServers.length === 0;
-  const runsControlPlane = target === 'control-plane' || target === 'all' || embedded;
+  const role = opts.role;
+  const runsControlPlane = role?.kind !== 'worker' && (target === 'control-plane' || target === 'all' || embedded);
   const runsGateway = target === 'gateway' || target === 'all';
   // Certificates are read here, before anything starts: a bad file fails start-up and -config.check alike.
   const serverTls = runsControlPlane ? xdsServerTls(cfg.tree, logger) : undefined;
@@ -73,21 +96,32 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       logger,
       registry,
       servers: () => (xdsServers.length > 0 ? xdsServers : controlPlane ? [controlPlane.address] : []),
-      waitForFirstConfig: controlPlane !== undefined,
+      waitForFirstConfig: controlPlane !== undefined && role === undefined,
+      ...(role?.kind === 'worker' ? { feed: role.feed, onApplied: role.onApplied } : {}),
+      ...(role?.kind === 'primary' ? { relay: role.relay } : {}),
     });
     gateway = gw;
     const server = gw.server;
     registerAdminRoutes(server.app, {
       registry,
+      ...(role?.kind === 'worker' ? { metrics: role.metrics } : {}),
       notReady: () =>
-        !manager().isReady() ? 'starting' : !server.listening ? 'shutting down' : server.current ? undefined : gw.notReadyReason(),
+        !manager().isReady()
+          ? 'starting'
+          : !server.listening
+            ? 'shutting down'
+            : !server.current
+              ? gw.notReadyReason()
+              : role?.kind === 'worker'
+                ? role.fleetNotReady()
+                : undefined,
       configYaml: () => configYaml(rootSchema, cfg.tree),
       state: () => server.current,
       xds: () => gw.xdsStatus(),
     });
     controlPlane?.registerApi(server.app);
     services.push(gw.service());
-    services.push(new Service('http-address', { starting: async () => void (addresses['http'] = server.address()) }));
+    if (role?.kind !== 'primary') services.push(new Service('http-address', { starting: async () => void (addresses['http'] = server.address()) }));
   } else if (controlPlane) {
     // -target=control-plane: its own small HTTP server for the API, /ready and /metrics.
     const app = Fastify({ logger: false });

@@ -1,14 +1,17 @@
-// How much of the httpgrpc path is grpc-js itself? CPU per unary httpgrpc call of this process (the
-// client) with a grpc-js Client, as the gateway uses it, and with gRPC framed by hand on node:http2
-// (the floor any Node httpgrpc client sits on). The server runs elsewhere (the bench's peers process).
+// What does the httpgrpc client cost? CPU per unary httpgrpc call of this process (the client) with
+// the gateway's own node:http2 client (EndpointConnection), with a grpc-js Client (what the gateway
+// used before), and with gRPC framed by hand on node:http2 in ~15 lines (the floor any Node httpgrpc
+// client sits on). The server runs elsewhere (the bench's peers process).
 //   node dist/bench/grpc-client-floor.js <host:port> <body-file> [calls=20000] [concurrency=50]
-// Prints one JSON line: { grpcJsUs, rawHttp2Us } (median of 3 runs each, interleaved).
+// Prints one JSON line: { gatewayUs, grpcJsUs, rawHttp2Us } (median of 3 runs each, interleaved).
 
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { encodeRequest } from '../data-plane/httpgrpc/codec.js';
 import { HANDLE_METHOD } from '../data-plane/httpgrpc/connection-pool.js';
+import { GRPC_BACKOFF } from '../data-plane/httpgrpc/backoff.js';
+import { EndpointConnection } from '../data-plane/httpgrpc/endpoint-connection.js';
 
 const [address, bodyFile, callsArg, concArg] = process.argv.slice(2);
 if (!address || !bodyFile) {
@@ -55,6 +58,28 @@ function rawCall(): Promise<void> {
   });
 }
 
+// The gateway's client: one EndpointConnection, headers as HttpGrpcUpstream builds them.
+const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+const conn = new EndpointConnection(
+  { address: host, port },
+  { maxGrpcMessageBytes: 8 * 1024 * 1024, keepaliveTimeMs: 20_000, keepaliveTimeoutMs: 10_000, backoff: GRPC_BACKOFF },
+  () => undefined,
+);
+function gatewayCall(): Promise<void> {
+  return new Promise((resolve) => {
+    const headers = {
+      ':method': 'POST',
+      ':scheme': 'http',
+      ':path': HANDLE_METHOD,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'x-scope-orgid': 'bench',
+      'grpc-timeout': '10000m',
+    };
+    conn.call(headers, frame, Date.now() + 10_000, undefined, () => resolve());
+  });
+}
+
 async function cpuPerCall(call: () => Promise<void>): Promise<number> {
   let started = 0;
   const before = process.cpuUsage();
@@ -71,14 +96,19 @@ async function cpuPerCall(call: () => Promise<void>): Promise<number> {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-await cpuPerCall(grpcJsCall); // warm-up both
+while (conn.state !== 'READY') await new Promise((r) => setTimeout(r, 20));
+await cpuPerCall(grpcJsCall); // warm-up all three
 await cpuPerCall(rawCall);
+await cpuPerCall(gatewayCall);
 const g: number[] = [];
 const r: number[] = [];
+const w: number[] = [];
 for (let i = 0; i < 3; i++) {
   g.push(await cpuPerCall(grpcJsCall));
   r.push(await cpuPerCall(rawCall));
+  w.push(await cpuPerCall(gatewayCall));
 }
 client.close();
 session.close();
-process.stdout.write(`${JSON.stringify({ grpcJsUs: median(g), rawHttp2Us: median(r) })}\n`);
+conn.close();
+process.stdout.write(`${JSON.stringify({ gatewayUs: median(w), grpcJsUs: median(g), rawHttp2Us: median(r) })}\n`);

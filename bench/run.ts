@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f floor profile auth fleet dns]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet dns]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -25,11 +25,12 @@ import { profile } from './scenarios/profile.js';
 import { reload } from './scenarios/reload.js';
 import { scaleOut } from './scenarios/scale-out.js';
 import { throughput, type Summary } from './scenarios/throughput.js';
+import { workers } from './scenarios/workers.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
 const CONTROL_PLANE = ['fleet', 'dns'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'auth', ...CONTROL_PLANE]);
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -130,6 +131,11 @@ async function main(): Promise<number> {
       const r = await reload(ctx, gatewayHttp);
       md.push(r.md);
       json['reload'] = r.json;
+    }
+    if (chosen.has('w')) {
+      const r = await workers(ctx);
+      md.push(r.md);
+      json['workers'] = r.json;
     }
     if (chosen.has('floor')) {
       const r = await grpcFloor(ctx);

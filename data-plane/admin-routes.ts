@@ -6,6 +6,8 @@ import type { GatewayState } from './gateway-state.js';
 
 export interface AdminDeps {
   readonly registry: Registry;
+  /** The exposition /metrics serves when it is not this registry alone (workers: the whole gateway). */
+  readonly metrics?: () => Promise<string>;
   /** undefined when ready, otherwise why not. */
   notReady(): string | undefined;
   configYaml(): string;
@@ -22,7 +24,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   });
 
   app.get('/metrics', async (_req, reply) => {
-    const body = await deps.registry.metrics();
+    const body = deps.metrics ? await deps.metrics() : await deps.registry.metrics();
     return reply.type(deps.registry.contentType).send(body);
   });
 

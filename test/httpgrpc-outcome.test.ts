@@ -1,17 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { GrpcStatus as status } from '../data-plane/httpgrpc/grpc-wire.js';
 import { classifyError } from '../data-plane/httpgrpc/outcome.js';
+import type { CallStatus } from '../data-plane/httpgrpc/unary-call.js';
 
-const err = (code: number, details: string): ServiceError =>
-  Object.assign(new Error(details), { code, details, metadata: new Metadata() }) as ServiceError;
+const err = (code: number, details: string, transport?: CallStatus['transport']): CallStatus => ({ code, details, ...(transport ? { transport } : {}) });
 
 // What a failed httpgrpc call becomes for the HTTP client: Prometheus drops batches on 4xx and
 // retries 5xx, so only a real client error may become a 4xx.
 describe('httpgrpc error mapping', () => {
   it('retries only calls that never reached a backend', () => {
-    expect(classifyError(err(status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED')).kind).toBe('retry');
-    expect(classifyError(err(status.UNAVAILABLE, 'Stream refused by server')).kind).toBe('retry');
-    expect(classifyError(err(status.UNAVAILABLE, 'Connection dropped'))).toMatchObject({ kind: 'error', key: 'UPSTREAM_REFUSED' });
+    // The client marks what HTTP/2 says never reached a backend (connect failure, REFUSED_STREAM, GOAWAY).
+    expect(classifyError(err(status.UNAVAILABLE, 'no usable connection to 127.0.0.2:9095', 'not_sent')).kind).toBe('retry');
+    expect(classifyError(err(status.UNAVAILABLE, 'Stream refused by server', 'not_sent')).kind).toBe('retry');
+    expect(classifyError(err(status.UNAVAILABLE, 'Connection dropped', 'lost'))).toMatchObject({ kind: 'error', key: 'UPSTREAM_REFUSED' });
+    // The same words from a backend's own status are not a transport fact: never retried.
+    expect(classifyError(err(status.UNAVAILABLE, 'Stream refused by server'))).toMatchObject({ kind: 'error', key: 'UPSTREAM_UNAVAILABLE' });
   });
 
   it('answers 413 only for a request over the message size limit', () => {

@@ -87,20 +87,22 @@ function writeHeaders(buf: Buffer, pos: number, field: number, headers: readonly
 
 /**
  * An encoded HTTPRequest with room for a body of `bodyLength` bytes at `bodyOffset`, not yet written:
- * the caller copies the body in as it arrives. proto3 omits empty fields.
+ * the caller copies the body in as it arrives. proto3 omits empty fields. `reserve` bytes are left
+ * free in front (the gRPC message prefix), so prefix, fields and body go out as one buffer.
  */
 export function allocRequest(
   method: string,
   url: string,
   headers: readonly HttpGrpcHeader[],
   bodyLength: number,
+  reserve = 0,
 ): { message: Buffer; bodyOffset: number } {
   let size = headersSize(headers);
   if (method.length > 0) size += lenFieldSize(method.length);
   if (url.length > 0) size += lenFieldSize(url.length);
   if (bodyLength > 0) size += lenFieldSize(bodyLength);
-  const message = Buffer.allocUnsafe(size);
-  let pos = 0;
+  const message = Buffer.allocUnsafe(reserve + size);
+  let pos = reserve;
   if (method.length > 0) pos = writeLatin1Field(message, pos, 0x0a, method);
   if (url.length > 0) pos = writeLatin1Field(message, pos, 0x12, url);
   pos = writeHeaders(message, pos, 3, headers);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { endToEndHeaders } from '../headers.js';
 import { allocRequest, type HttpGrpcHeader } from './codec.js';
+import { MESSAGE_PREFIX_BYTES } from './grpc-wire.js';
 
 const canonicalCache = new Map<string, string>();
 const CANONICAL_CACHE_MAX = 512;
@@ -43,12 +44,21 @@ export function requestHeaders(req: IncomingMessage): HttpGrpcHeader[] {
 }
 
 export type BodyResult =
-  | { readonly kind: 'ok'; readonly message: Buffer; readonly bodyLength: number }
+  /** `frame`: the gRPC message, 5-byte prefix then the encoded HTTPRequest of `messageBytes`. */
+  | { readonly kind: 'ok'; readonly frame: Buffer; readonly messageBytes: number; readonly bodyLength: number }
   | { readonly kind: 'too_large'; readonly declared: boolean }
   | { readonly kind: 'aborted' };
 
+/** Fill in the Length-Prefixed-Message header (uncompressed) of a frame from allocRequest. */
+function framed(frame: Buffer, bodyLength: number): BodyResult {
+  const messageBytes = frame.length - MESSAGE_PREFIX_BYTES;
+  frame[0] = 0;
+  frame.writeUInt32BE(messageBytes, 1);
+  return { kind: 'ok', frame, messageBytes, bodyLength };
+}
+
 /**
- * Read the request body straight into an encoded HTTPRequest (one copy per byte). With a
+ * Read the request body straight into an encoded HTTPRequest inside a gRPC message (one copy per byte). With a
  * Content-Length the message is allocated up front and a too-large body is refused before a byte of it
  * is read; a chunked body is collected and checked as it arrives.
  */
@@ -79,14 +89,14 @@ export function readRequest(
     let onEnd: () => void;
 
     if (Number.isInteger(declared) && declared >= 0) {
-      const { message, bodyOffset } = allocRequest(method, url, headers, declared);
+      const { message, bodyOffset } = allocRequest(method, url, headers, declared, MESSAGE_PREFIX_BYTES);
       let pos = bodyOffset;
       onData = (chunk) => {
         message.set(chunk, pos); // Node's parser never delivers more than Content-Length bytes
         pos += chunk.length;
       };
       onEnd = () => {
-        if (pos - bodyOffset === declared) finish({ kind: 'ok', message, bodyLength: declared });
+        if (pos - bodyOffset === declared) finish(framed(message, declared));
         else onAbort();
       };
     } else {
@@ -98,13 +108,13 @@ export function readRequest(
         else chunks.push(chunk);
       };
       onEnd = () => {
-        const { message, bodyOffset } = allocRequest(method, url, headers, total);
+        const { message, bodyOffset } = allocRequest(method, url, headers, total, MESSAGE_PREFIX_BYTES);
         let pos = bodyOffset;
         for (const c of chunks) {
           message.set(c, pos);
           pos += c.length;
         }
-        finish({ kind: 'ok', message, bodyLength: total });
+        finish(framed(message, total));
       };
     }
     req.on('data', onData);

@@ -1,11 +1,16 @@
-import * as grpc from '@grpc/grpc-js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ErrorKey } from '../../core/errors.js';
 import { formatHostPort, type Endpoint, type TlsSettings } from '../../core/model.js';
-import { ConnectionPool, type EndpointConnection } from './connection-pool.js';
+import { ConnectionPool } from './connection-pool.js';
+import type { EndpointConnection } from './endpoint-connection.js';
+import { ClientGone } from './unary-call.js';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { decodeResponse } from './codec.js';
-import { credentialsFor } from './credentials.js';
+import { GRPC_BACKOFF, type BackoffSettings } from './backoff.js';
+import type { ConnectivityState } from './endpoint-connection.js';
+import { GrpcStatus, grpcTimeout, HANDLE_METHOD } from './grpc-wire.js';
+import { tlsOptionsFor } from './tls-options.js';
 import type { HttpGrpcMetrics } from './metrics.js';
 import { classifyError, type CallOutcome } from './outcome.js';
 import { RoundRobinPicker } from './picker.js';
@@ -26,6 +31,7 @@ const ENVELOPE_BYTES = 1024 * 1024;
 const DEFAULT_KEEPALIVE_TIME_MS = 20_000;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 const PRINTABLE = /^[ -~]*$/;
+const USER_AGENT = 'metrics-gateway-httpgrpc (node:http2)';
 /** Reasons the gateway's UpstreamContext counts, by registry error. */
 const GATEWAY_REASON: Partial<Record<ErrorKey, string>> = {
   UPSTREAM_REFUSED: 'reset',
@@ -49,15 +55,15 @@ export interface HttpGrpcUpstreamOptions {
   readonly metrics: HttpGrpcMetrics;
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
-  /** Extra grpc-js channel options, e.g. reconnect backoff. */
-  readonly channelOptions?: grpc.ChannelOptions;
   /** Told of every call handed to an endpoint and its outcome (load reports); see data-plane/load. */
   readonly load?: EndpointLoad;
+  /** Connect backoff; gRPC's connection-backoff.md values unless a test shortens them. */
+  readonly backoff?: Partial<BackoffSettings>;
 }
 
 export interface EndpointStatus {
   readonly address: string;
-  readonly state: 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
+  readonly state: ConnectivityState;
   readonly inFlight: number;
 }
 
@@ -75,6 +81,7 @@ export class HttpGrpcUpstream {
   private readonly metrics: HttpGrpcMetrics;
   private readonly pool: ConnectionPool;
   private readonly load: EndpointLoad | undefined;
+  private readonly scheme: 'http' | 'https';
   /** Current endpoints in the order given, by "host:port". */
   private members = new Map<string, EndpointConnection>();
   private picker = new RoundRobinPicker<EndpointConnection>([]);
@@ -95,15 +102,14 @@ export class HttpGrpcUpstream {
     this.logger = opts.logger.child({ backend: opts.backend });
     this.metrics = opts.metrics;
     this.load = opts.load;
+    const tls = tlsOptionsFor(opts.tls);
+    this.scheme = tls ? 'https' : 'http';
     this.pool = new ConnectionPool({
-      credentials: credentialsFor(opts.tls),
+      ...(tls ? { tls } : {}),
       maxGrpcMessageBytes: this.maxMessageBytes + ENVELOPE_BYTES,
       keepaliveTimeMs: opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-      channelOptions: {
-        ...(opts.tls?.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName } : {}),
-        ...opts.channelOptions,
-      },
+      backoff: { ...GRPC_BACKOFF, ...opts.backoff },
     });
   }
 
@@ -133,7 +139,7 @@ export class HttpGrpcUpstream {
   endpoints(): EndpointStatus[] {
     return [...this.members.values()].map((c) => ({
       address: c.address,
-      state: grpc.connectivityState[c.state] as EndpointStatus['state'],
+      state: c.state,
       inFlight: c.inFlight,
     }));
   }
@@ -145,7 +151,7 @@ export class HttpGrpcUpstream {
 
   private rebuildPicker(): void {
     const ready: EndpointConnection[] = [];
-    for (const c of this.members.values()) if (c.state === grpc.connectivityState.READY) ready.push(c);
+    for (const c of this.members.values()) if (c.state === 'READY') ready.push(c);
     const previous = this.picker;
     this.picker = new RoundRobinPicker(ready, previous.cursor);
     if (ready.length !== previous.ready.length) {
@@ -158,13 +164,13 @@ export class HttpGrpcUpstream {
 
   private anyConnecting(): boolean {
     for (const c of this.members.values()) {
-      if (c.state === grpc.connectivityState.CONNECTING || c.state === grpc.connectivityState.IDLE) return true;
+      if (c.state === 'CONNECTING' || c.state === 'IDLE') return true;
     }
     return false;
   }
 
   /** A READY endpoint, waiting for later pickers while one is still connecting, up to the deadline. */
-  private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: AbortSignal): Promise<EndpointConnection | undefined> {
+  private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: ClientGone): Promise<EndpointConnection | undefined> {
     for (;;) {
       const conn = this.picker.pick(tried);
       if (conn !== undefined) return conn;
@@ -174,13 +180,13 @@ export class HttpGrpcUpstream {
         const wake = (): void => {
           clearTimeout(timer);
           this.waiters.delete(wake);
-          signal.removeEventListener('abort', wake);
+          if (signal.onAbort === wake) signal.onAbort = undefined;
           resolve();
         };
         const timer = setTimeout(wake, remaining);
         timer.unref();
         this.waiters.add(wake);
-        signal.addEventListener('abort', wake);
+        signal.onAbort = wake;
       });
     }
   }
@@ -230,22 +236,30 @@ export class HttpGrpcUpstream {
       return sendError(res, 'BODY_TOO_LARGE', `request body exceeds ${limit} bytes for ${this.describe()}`, { connection: 'close' });
     }
 
-    // gRPC metadata dskit servers and Mimir's limiters read before decoding the message
-    // (user.InjectOrgIDIntoGRPC, httpgrpc.AppendRequestMetadataToContext, grpcutil.MetadataMessageSize).
-    const metadata = new grpc.Metadata();
-    if (orgId !== undefined) metadata.set('x-scope-orgid', orgId);
-    metadata.set('httpgrpc-method', req.method ?? 'GET');
+    // PROTOCOL-HTTP2.md Request-Headers, then the metadata dskit servers and Mimir's limiters read
+    // before decoding the message (user.InjectOrgIDIntoGRPC, httpgrpc.AppendRequestMetadataToContext,
+    // grpcutil.MetadataMessageSize). grpc-timeout is set per try, from what is left of the budget.
+    const headers: OutgoingHttpHeaders = {
+      ':method': 'POST',
+      ':scheme': this.scheme,
+      ':path': HANDLE_METHOD,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': USER_AGENT,
+      'httpgrpc-method': req.method ?? 'GET',
+      'message-size': String(body.messageBytes),
+    };
+    if (orgId !== undefined) headers['x-scope-orgid'] = orgId;
     const url = req.url ?? '/';
-    if (PRINTABLE.test(url)) metadata.set('httpgrpc-url', url);
-    metadata.set('message-size', String(body.message.length));
+    if (PRINTABLE.test(url)) headers['httpgrpc-url'] = url;
 
-    const abort = new AbortController();
+    const gone = new ClientGone();
     const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) gone.abort();
     };
     res.once('close', onClose);
     try {
-      await this.forward(req, res, body.message, metadata, abort.signal, ctx);
+      await this.forward(req, res, body, headers, gone, ctx);
     } finally {
       res.off('close', onClose);
     }
@@ -254,20 +268,21 @@ export class HttpGrpcUpstream {
   private async forward(
     req: IncomingMessage,
     res: ServerResponse,
-    message: Buffer,
-    metadata: grpc.Metadata,
-    signal: AbortSignal,
+    body: { readonly frame: Buffer; readonly messageBytes: number },
+    headers: OutgoingHttpHeaders,
+    signal: ClientGone,
     ctx: UpstreamContext | undefined,
   ): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     const tried = new Set<EndpointConnection>();
     let lastFailure = '';
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const conn = await this.pickReady(deadline, tried, signal);
+      // The common case picks at once; only an empty picker waits (a promise per request is not free).
+      const conn = this.picker.pick(tried) ?? (await this.pickReady(deadline, tried, signal));
       if (signal.aborted) return;
       if (conn === undefined) break;
       tried.add(conn);
-      const outcome = await this.callOnce(conn, message, metadata, deadline, signal);
+      const outcome = await this.callOnce(conn, body, headers, deadline, signal);
       if (signal.aborted) return;
       if (outcome.kind === 'response') {
         if (!writeHttpResponse(res, req.method ?? 'GET', outcome.response)) {
@@ -292,26 +307,31 @@ export class HttpGrpcUpstream {
     sendError(res, 'UPSTREAM_UNAVAILABLE', failure);
   }
 
-  private callOnce(conn: EndpointConnection, message: Buffer, metadata: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<CallOutcome> {
+  private callOnce(
+    conn: EndpointConnection,
+    body: { readonly frame: Buffer; readonly messageBytes: number },
+    headers: OutgoingHttpHeaders,
+    deadline: number,
+    signal: ClientGone,
+  ): Promise<CallOutcome> {
     const labels = { backend: this.backend, endpoint: conn.address };
     this.metrics.requests.inc(labels);
     this.metrics.inFlight.inc(labels);
     const loadDone = this.load?.start(conn.address);
     this.calls++;
     return new Promise((resolve) => {
-      const onAbort = (): void => call.cancel();
-      const call = conn.call(message, metadata, deadline, (err, response) => {
-        signal.removeEventListener('abort', onAbort);
+      const callHeaders = { ...headers, 'grpc-timeout': grpcTimeout(deadline - Date.now()) };
+      conn.call(callHeaders, body.frame, deadline, signal, (status) => {
         this.metrics.inFlight.dec(labels);
         let outcome: CallOutcome;
-        if (err === null && response !== undefined) {
+        if (status.code === GrpcStatus.OK && status.message !== undefined) {
           try {
-            outcome = { kind: 'response', response: decodeResponse(response) };
+            outcome = { kind: 'response', response: decodeResponse(status.message) };
           } catch (e) {
             outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: `undecodable HTTPResponse: ${(e as Error).message}` };
           }
         } else {
-          outcome = err === null ? { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'failed', detail: 'empty response' } : classifyError(err, message.length);
+          outcome = classifyError(status, body.messageBytes);
           if (signal.aborted) outcome = { kind: 'error', key: 'UPSTREAM_FAILED', reason: 'cancelled', detail: 'client went away' };
         }
         // Failed for load reports: no answer, or a 5xx answer (the backend's own, carried in the call).
@@ -324,7 +344,6 @@ export class HttpGrpcUpstream {
         if (this.calls === 0 && this.active === 0) this.closedResolve?.();
         resolve(outcome);
       });
-      signal.addEventListener('abort', onAbort);
     });
   }
 

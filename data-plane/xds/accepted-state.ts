@@ -2,6 +2,7 @@ import { TYPE_URL, TYPE_ORDER, type TypeUrl } from '../../xds/resource.js';
 import type {
   DecodedCluster, DecodedClusterLoadAssignment, DecodedListener, DecodedRouteConfiguration,
 } from '../../xds/decoded.js';
+import { decodeResource } from '../../xds/protos.js';
 import type { CheckedResource } from './response-check.js';
 
 // The resources the gateway has ACKed: the last good config. Each change produces a new
@@ -15,6 +16,26 @@ export interface AcceptedResources {
   readonly endpoints: ReadonlyMap<string, DecodedClusterLoadAssignment>;
   /** Last ACKed version_info per type ('' if none). */
   readonly versions: Readonly<Record<TypeUrl, string>>;
+}
+
+/**
+ * The accepted resources as the bytes the control plane sent (each Any's value) with their versions:
+ * what a gateway's primary process hands its workers, so a worker decodes exactly what was ACKed,
+ * whatever the resources carry, with no second schema for the hand-over.
+ */
+export interface RawAccepted {
+  readonly versions: Readonly<Record<TypeUrl, string>>;
+  readonly resources: ReadonlyArray<readonly [TypeUrl, ReadonlyArray<readonly [string, Uint8Array]>]>;
+}
+
+/** Rebuild AcceptedResources from the bytes RawAccepted holds (already validated by whoever ACKed them). */
+export function acceptedFromRaw(raw: RawAccepted): AcceptedResources {
+  const maps: Record<AcceptedField, Map<string, unknown>> = { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map() };
+  for (const [typeUrl, entries] of raw.resources) {
+    const field = ACCEPTED_FIELD[typeUrl];
+    for (const [name, bytes] of entries) maps[field].set(name, decodeResource(typeUrl, bytes));
+  }
+  return { ...(maps as unknown as Omit<AcceptedResources, 'versions'>), versions: { ...raw.versions } };
 }
 
 export type AcceptedField = 'listeners' | 'routes' | 'clusters' | 'endpoints';
@@ -55,6 +76,11 @@ export class AcceptedStore {
 
   get current(): AcceptedResources {
     return this.value;
+  }
+
+  /** The accepted resources' bytes, for handing over to another process (see RawAccepted). */
+  raw(): RawAccepted {
+    return { versions: this.value.versions, resources: [...this.bytes].map(([t, m]) => [t, [...m]] as const) };
   }
 
   version(typeUrl: TypeUrl): string {

@@ -5,7 +5,7 @@ import {
   loadAdsService, type DiscoveryRequestMessage, type DiscoveryResponseMessage, type NodeMessage,
 } from '../../xds/ads-service.js';
 import { shortType, TYPE_ORDER, TYPE_URL, type TypeUrl } from '../../xds/resource.js';
-import { AcceptedStore, type AcceptedResources } from './accepted-state.js';
+import { AcceptedStore, type AcceptedResources, type RawAccepted } from './accepted-state.js';
 import { Backoff } from './backoff.js';
 import { nodeMessage, type JsonValue } from './node.js';
 import { checkResponse, nackMessage } from './response-check.js';
@@ -147,6 +147,11 @@ export class XdsClient {
   }
 
   /** The facts behind the metrics, as JSON (served at /gateway/api/v1/config). */
+  /** The accepted resources as received bytes (see RawAccepted): what workers are handed. */
+  rawAccepted(): RawAccepted {
+    return this.store.raw();
+  }
+
   status(): XdsClientStatus {
     return this.book.view(this.store.current, (t) => this.desired(t));
   }

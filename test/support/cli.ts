@@ -28,6 +28,8 @@ export interface CliOptions {
   readonly keepOutput?: number;
   /** Working directory of the process (relative paths in config resolve from it). */
   readonly cwd?: string;
+  /** How long to wait for /ready (default 15 s; several worker processes take longer on a busy machine). */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Starts the binary on port 0, reads the bound port from its start-up log line, waits for /ready. */
@@ -47,7 +49,7 @@ export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv =
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000; // generous: starting the binary on a busy machine
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   let url = '';
   let port = 0;
   for (;;) {

@@ -27,7 +27,7 @@ export async function startProxy(
     logger: pino({ level: 'silent' }),
     metrics: new HttpGrpcMetrics(registry),
     // Tests restart nothing; keep reconnect attempts to dead ports cheap and quick.
-    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
+    backoff: { initialMs: 100, maxMs: 500 },
     ...opts,
   });
   upstream.setEndpoints(endpoints);

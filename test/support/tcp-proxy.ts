@@ -46,6 +46,19 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /**
+   * Stops forwarding on every open connection without closing it: the peer behind it has stopped
+   * answering (a frozen process, a black-holed route). New connections are forwarded as before.
+   */
+  freezeAll(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
   /** Resets both sides of every open connection. */
   resetAll(): void {
     for (const [client, upstream] of [...this.pairs]) {

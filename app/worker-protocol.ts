@@ -1,0 +1,49 @@
+// Messages between the gateway's primary process and its workers (node:cluster IPC, `advanced`
+// serialization so Buffers pass as bytes). One xDS client lives in the primary: the control plane
+// sees one node per gateway, and workers get the ACKed resources as bytes, whatever they carry.
+//
+//   primary → worker  resources   the accepted resources (RawAccepted), after every change
+//                     fleet       whether every worker has applied a config (for /ready)
+//                     collect     "send me your metrics" (for an aggregated /metrics)
+//                     metrics     the aggregated exposition a worker asked for
+//                     stop        drain and exit (SIGTERM to the primary)
+//   worker → primary  hello       ready for config: send the current resources and fleet state
+//                     applied     the version it now serves
+//                     scrape      a worker got GET /metrics: aggregate everything
+//                     metrics-json its registry, answering `collect`
+//                     load        per-endpoint counters since its last report (summed for LRS)
+
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { RawAccepted } from '../data-plane/xds/accepted-state.js';
+
+/** Requests and failures one worker sent to one endpoint during one report interval. */
+export interface EndpointLoad {
+  readonly backend: string;
+  readonly endpoint: string;
+  readonly requests: number;
+  readonly errors: number;
+}
+
+export type PrimaryMessage =
+  | { readonly t: 'mgw:resources'; readonly raw: RawAccepted }
+  | { readonly t: 'mgw:fleet'; readonly notReady: string | undefined }
+  | { readonly t: 'mgw:collect'; readonly id: number }
+  | { readonly t: 'mgw:metrics'; readonly id: number; readonly text: string }
+  | { readonly t: 'mgw:stop' };
+
+export type WorkerMessage =
+  /** The worker listens for config now: send it the current one (messages before that are lost). */
+  | { readonly t: 'mgw:hello' }
+  | { readonly t: 'mgw:applied'; readonly version: string }
+  | { readonly t: 'mgw:scrape'; readonly id: number }
+  | { readonly t: 'mgw:metrics-json'; readonly id: number; readonly json: Array<MetricObjectWithValues<MetricValue<string>>> }
+  | { readonly t: 'mgw:load'; readonly intervalMs: number; readonly entries: readonly EndpointLoad[] };
+
+export function isMessage<T extends { t: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('mgw:');
+}
+
+/** Process env marking a worker, and its index (1-based) for logs and the `worker` label. */
+export const WORKER_ENV = 'METRICS_GATEWAY_WORKER';
+/** Worker → primary load reports: often enough for LRS (whose intervals are ≥ 1 s), cheap. */
+export const LOAD_REPORT_INTERVAL_MS = 5_000;
