@@ -45,14 +45,14 @@ async function main(argv: string[]): Promise<number> {
   const registry = new Registry();
   let pool: WorkerPool | undefined;
   let opts: ModuleOptions = {};
+  let modules: ReturnType<typeof buildModules> | undefined;
   if (multi && cluster.isWorker) {
     logger = logger.child({ worker: Number(process.env[WORKER_ENV]) });
-    opts = { registry, role: workerRole(registry, requestStop) };
+    opts = { registry, role: workerRole(registry, requestStop, () => modules?.gateway?.load) };
     process.on('disconnect', requestStop);
   } else if (multi) {
     opts = { registry, role: { kind: 'primary', relay: (raw) => pool?.relay(raw) } };
   }
-  let modules: ReturnType<typeof buildModules> | undefined;
   try {
     modules = buildModules(cfg, logger, opts);
     const built = modules;

@@ -11,18 +11,11 @@
 //                     applied     the version it now serves
 //                     scrape      a worker got GET /metrics: aggregate everything
 //                     metrics-json its registry, answering `collect`
-//                     load        per-endpoint counters since its last report (summed for LRS)
+//                     load        its LoadRecorder's report since the last one (the primary's LRS sums them)
 
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { RawAccepted } from '../data-plane/xds/accepted-state.js';
-
-/** Requests and failures one worker sent to one endpoint during one report interval. */
-export interface EndpointLoad {
-  readonly backend: string;
-  readonly endpoint: string;
-  readonly requests: number;
-  readonly errors: number;
-}
+import type { ClusterStatsMessage } from '../xds/lrs-service.js';
 
 export type PrimaryMessage =
   | { readonly t: 'mgw:resources'; readonly raw: RawAccepted }
@@ -37,7 +30,8 @@ export type WorkerMessage =
   | { readonly t: 'mgw:applied'; readonly version: string }
   | { readonly t: 'mgw:scrape'; readonly id: number }
   | { readonly t: 'mgw:metrics-json'; readonly id: number; readonly json: Array<MetricObjectWithValues<MetricValue<string>>> }
-  | { readonly t: 'mgw:load'; readonly intervalMs: number; readonly entries: readonly EndpointLoad[] };
+  /** Issued, succeeded, failed since the worker's last report, and what is in progress now. */
+  | { readonly t: 'mgw:load'; readonly stats: readonly ClusterStatsMessage[] };
 
 export function isMessage<T extends { t: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('mgw:');
@@ -45,5 +39,8 @@ export function isMessage<T extends { t: string }>(m: unknown): m is T {
 
 /** Process env marking a worker, and its index (1-based) for logs and the `worker` label. */
 export const WORKER_ENV = 'METRICS_GATEWAY_WORKER';
-/** Worker → primary load reports: often enough for LRS (whose intervals are ≥ 1 s), cheap. */
-export const LOAD_REPORT_INTERVAL_MS = 5_000;
+/**
+ * Worker → primary load reports. The primary's LRS report carries what arrived since its last one, so
+ * a report lags the traffic by up to this much: well under LRS intervals (≥ 1 s, a few by default).
+ */
+export const LOAD_REPORT_INTERVAL_MS = 500;

@@ -1,25 +1,26 @@
 // A worker process (-server.workers > 1): serves HTTP on the port the primary shares, from the
 // config the primary's xDS client ACKed; reports what it applied, answers metrics collection, and
-// sends per-endpoint request counters for load reporting.
+// hands its LoadRecorder's reports to the primary, whose LRS client reports the whole gateway.
 
 import type { Registry } from 'prom-client';
+import type { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { acceptedFromRaw, type AcceptedResources } from '../data-plane/xds/accepted-state.js';
 import type { ConfigFeed } from './gateway-module.js';
 import type { WorkerRole } from './modules.js';
-import { isMessage, LOAD_REPORT_INTERVAL_MS, type EndpointLoad, type PrimaryMessage, type WorkerMessage } from './worker-protocol.js';
+import { isMessage, LOAD_REPORT_INTERVAL_MS, type PrimaryMessage, type WorkerMessage } from './worker-protocol.js';
 
 function send(m: WorkerMessage): void {
   if (process.connected) process.send?.(m);
 }
 
-/** The worker's side of the channel; `registry` is read for metrics and load counters. */
-export function workerRole(registry: Registry, onStop: () => void): WorkerRole {
+/** The worker's side of the channel; `registry` is read for metrics, `load()` for load reports. */
+export function workerRole(registry: Registry, onStop: () => void, load: () => LoadRecorder | undefined): WorkerRole {
   let onUpdate: ((a: AcceptedResources) => void) | undefined;
   let fleetNotReady: string | undefined = 'waiting for the primary';
   const scrapes = new Map<number, (text: string) => void>();
   let nextScrape = 1;
   let loadTimer: NodeJS.Timeout | undefined;
-  const lastCounts = new Map<string, number>();
+  let lastSentSomething = false;
 
   const onMessage = (m: unknown): void => {
     if (!isMessage<PrimaryMessage>(m)) return;
@@ -42,31 +43,16 @@ export function workerRole(registry: Registry, onStop: () => void): WorkerRole {
     }
   };
 
-  /** Deltas of metrics_gateway_httpgrpc_{requests,errors}_total per endpoint since the last report. */
-  const reportLoad = async (): Promise<void> => {
-    const byKey = new Map<string, { backend: string; endpoint: string; requests: number; errors: number }>();
-    for (const [name, field] of [['metrics_gateway_httpgrpc_requests_total', 'requests'], ['metrics_gateway_httpgrpc_errors_total', 'errors']] as const) {
-      const metric = registry.getSingleMetric(name);
-      if (!metric) continue;
-      for (const v of (await metric.get()).values) {
-        const backend = String(v.labels['backend']);
-        const endpoint = String(v.labels['endpoint']);
-        const key = `${backend}\u0000${endpoint}`;
-        const entry = byKey.get(key) ?? { backend, endpoint, requests: 0, errors: 0 };
-        entry[field] += v.value;
-        byKey.set(key, entry);
-      }
-    }
-    const entries: EndpointLoad[] = [];
-    for (const [key, e] of byKey) {
-      const requests = e.requests - (lastCounts.get(`r${key}`) ?? 0);
-      const errors = e.errors - (lastCounts.get(`e${key}`) ?? 0);
-      lastCounts.set(`r${key}`, e.requests);
-      lastCounts.set(`e${key}`, e.errors);
-      // A series that was dropped and came back starts from 0 again: report it whole.
-      if (requests > 0 || errors > 0) entries.push({ backend: e.backend, endpoint: e.endpoint, requests: Math.max(0, requests), errors: Math.max(0, errors) });
-    }
-    if (entries.length > 0) send({ t: 'mgw:load', intervalMs: LOAD_REPORT_INTERVAL_MS, entries });
+  /**
+   * The recorder's counts since the last report go to the primary (and are reset here: the primary
+   * alone reports over LRS, so nothing is counted twice). One empty report follows a non-empty one:
+   * it tells the primary nothing is in progress any more.
+   */
+  const reportLoad = (): void => {
+    const stats = load()?.takeReport() ?? [];
+    if (stats.length === 0 && !lastSentSomething) return;
+    lastSentSomething = stats.length > 0;
+    send({ t: 'mgw:load', stats });
   };
 
   const feed: ConfigFeed = {
@@ -74,12 +60,12 @@ export function workerRole(registry: Registry, onStop: () => void): WorkerRole {
       onUpdate = update;
       process.on('message', onMessage);
       send({ t: 'mgw:hello' });
-      loadTimer = setInterval(() => void reportLoad(), LOAD_REPORT_INTERVAL_MS);
+      loadTimer = setInterval(reportLoad, LOAD_REPORT_INTERVAL_MS);
       loadTimer.unref();
     },
     stop() {
       clearInterval(loadTimer);
-      void reportLoad();
+      reportLoad();
     },
   };
   return {

@@ -9,34 +9,12 @@ import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
 import type { RawAccepted } from '../data-plane/xds/accepted-state.js';
 import { num, type LoadedConfig } from './config.js';
 import type { Modules } from './modules.js';
-import { isMessage, WORKER_ENV, type EndpointLoad, type PrimaryMessage, type WorkerMessage } from './worker-protocol.js';
+import { isMessage, WORKER_ENV, type PrimaryMessage, type WorkerMessage } from './worker-protocol.js';
 
 interface WorkerSlot {
   readonly index: number;
   worker: Worker;
   applied: string | undefined;
-}
-
-/** Per-endpoint counters the workers reported, summed: what a load report (LRS) takes and resets. */
-export class EndpointLoadTotals {
-  private totals = new Map<string, { backend: string; endpoint: string; requests: number; errors: number }>();
-
-  add(entries: readonly EndpointLoad[]): void {
-    for (const e of entries) {
-      const key = `${e.backend}\u0000${e.endpoint}`;
-      const t = this.totals.get(key) ?? { backend: e.backend, endpoint: e.endpoint, requests: 0, errors: 0 };
-      t.requests += e.requests;
-      t.errors += e.errors;
-      this.totals.set(key, t);
-    }
-  }
-
-  /** Everything since the last take(), and start over. */
-  take(): EndpointLoad[] {
-    const out = [...this.totals.values()];
-    this.totals = new Map();
-    return out;
-  }
 }
 
 export class WorkerPool {
@@ -46,7 +24,6 @@ export class WorkerPool {
   private nextCollect = 1;
   private readonly collects = new Map<number, { pending: Set<number>; json: unknown[]; done: () => void }>();
   private lastFleet: string | undefined | null = null;
-  readonly load = new EndpointLoadTotals();
   private readonly restarts: Counter;
   private readonly reported: Counter<'backend' | 'endpoint'>;
   private readonly applied: Gauge<'worker'>;
@@ -67,7 +44,7 @@ export class WorkerPool {
     });
     this.reported = new Counter({
       name: 'metrics_gateway_worker_load_reported_requests_total',
-      help: 'httpgrpc calls per endpoint as the workers reported them to the primary (the sums load reports are made of).',
+      help: 'Requests per backend and endpoint the workers reported to the primary (what its load reports, LRS, are made of).',
       labelNames: ['backend', 'endpoint'],
       registers: [registry],
     });
@@ -94,6 +71,8 @@ export class WorkerPool {
     worker.once('exit', (code, signal) => {
       if (this.slots.get(index)?.worker !== worker) return;
       for (const c of this.collects.values()) if (c.pending.delete(worker.id) && c.pending.size === 0) c.done();
+      // What it had in progress will never finish (its counts so far were reported and stay).
+      this.modules().gateway?.load.forget(`worker ${index}`);
       if (this.stopping) {
         this.slots.delete(index);
         return;
@@ -133,8 +112,14 @@ export class WorkerPool {
         return;
       }
       case 'mgw:load':
-        this.load.add(m.entries);
-        for (const e of m.entries) this.reported.inc({ backend: e.backend, endpoint: e.endpoint }, e.requests);
+        // The primary serves no traffic: its recorder holds exactly what the workers sent.
+        this.modules().gateway?.load.absorb(`worker ${slot.index}`, m.stats);
+        for (const c of m.stats) {
+          for (const e of c.upstream_locality_stats.flatMap((l) => l.upstream_endpoint_stats)) {
+            const sa = e.address?.socket_address;
+            if (sa) this.reported.inc({ backend: c.cluster_name, endpoint: `${sa.address}:${sa.port_value}` }, Number(e.total_issued_requests));
+          }
+        }
     }
   }
 

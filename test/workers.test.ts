@@ -127,13 +127,13 @@ function alive(pid: number): boolean {
 }
 
 describe('worker load reports', () => {
-  it('every worker sends its per-endpoint httpgrpc counts to the primary, which sums them', async () => {
+  it('every worker sends its per-endpoint load to the primary, which sums them', async () => {
     const distributor = await HttpGrpcServer.start({ host: '127.0.0.3' });
     const gw = await startCli([`-gateway.proxy.distributor.url=dns:///127.0.0.3:${distributor.port}`, '-server.workers=2'], {}, { readyTimeoutMs: 60_000 });
     try {
       for (let i = 0; i < 12; i++) expect((await fresh(`${gw.url}/api/v1/push`)).status).toBe(200);
       const series = `metrics_gateway_worker_load_reported_requests_total{backend="distributor",endpoint="127.0.0.3:${distributor.port}"}`;
-      // Workers report every 5 s; both served some of the 12 (the primary hands connections round-robin).
+      // Workers report every 0.5 s; both served some of the 12 (the primary hands connections round-robin).
       await eventually(async () => value(await metrics(gw.url), series) === 12, 'the primary to have summed 12 calls', 30_000, 500);
     } finally {
       await gw.stop('SIGKILL');

@@ -24,6 +24,8 @@ interface Counts {
 
 export class LoadRecorder {
   private readonly clusters = new Map<string, Map<string, Counts>>();
+  /** Per other process (absorb): its in-progress count per cluster and endpoint, last told. */
+  private readonly remoteInProgress = new Map<string, Map<string, { c: Counts; n: number }>>();
   private lastReportAt: number;
 
   constructor(private readonly now: () => number = Date.now) {
@@ -102,6 +104,42 @@ export class LoadRecorder {
       });
     }
     return out;
+  }
+
+  /**
+   * Another process's report (a worker's takeReport(), -server.workers): its issued, succeeded and
+   * failed add to this recorder's; its in-progress counts replace what `source` said before (an
+   * endpoint it leaves out has none in progress). Its interval is ours: we report what we got since.
+   */
+  absorb(source: string, stats: readonly ClusterStatsMessage[]): void {
+    const before = this.remoteInProgress.get(source) ?? new Map<string, { c: Counts; n: number }>();
+    const now = new Map<string, { c: Counts; n: number }>();
+    for (const cs of stats) {
+      for (const loc of cs.upstream_locality_stats) {
+        for (const e of loc.upstream_endpoint_stats) {
+          const sa = e.address?.socket_address;
+          if (!sa) continue;
+          const endpoint = sa.address.includes(':') ? `[${sa.address}]:${sa.port_value}` : `${sa.address}:${sa.port_value}`;
+          const c = this.counts(cs.cluster_name, endpoint);
+          c.issued += Number(e.total_issued_requests);
+          c.succeeded += Number(e.total_successful_requests);
+          c.failed += Number(e.total_error_requests);
+          const key = `${cs.cluster_name}\u0000${endpoint}`;
+          const n = Number(e.total_requests_in_progress);
+          c.inProgress += n - (before.get(key)?.n ?? 0);
+          before.delete(key);
+          if (n > 0) now.set(key, { c, n });
+        }
+      }
+    }
+    for (const { c, n } of before.values()) c.inProgress -= n;
+    if (now.size > 0) this.remoteInProgress.set(source, now);
+    else this.remoteInProgress.delete(source);
+  }
+
+  /** `source` is gone (a worker died): what it had in progress is no longer. */
+  forget(source: string): void {
+    this.absorb(source, []);
   }
 
   private counts(cluster: string, endpoint: string): Counts {
