@@ -46,6 +46,8 @@ export interface WorkerRole {
   readonly fleetNotReady: () => string | undefined;
   /** The whole gateway's /metrics, aggregated by the primary. */
   readonly metrics: () => Promise<string>;
+  /** The primary's xDS client status (/gateway/api/v1/config). */
+  readonly xdsStatus: () => Promise<unknown>;
 }
 
 /** The primary: control plane (if any) and the one xDS client, relaying resources to the workers. */
@@ -117,7 +119,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
                 : undefined,
       configYaml: () => configYaml(rootSchema, cfg.tree),
       state: () => server.current,
-      xds: () => gw.xdsStatus(),
+      xds: () => (role?.kind === 'worker' ? role.xdsStatus() : gw.xdsStatus()),
     });
     controlPlane?.registerApi(server.app);
     services.push(gw.service());

@@ -6,10 +6,12 @@
 //                     fleet       whether every worker has applied a config (for /ready)
 //                     collect     "send me your metrics" (for an aggregated /metrics)
 //                     metrics     the aggregated exposition a worker asked for
+//                     xds         the xDS client's status a worker asked for
 //                     stop        drain and exit (SIGTERM to the primary)
 //   worker → primary  hello       ready for config: send the current resources and fleet state
 //                     applied     the version it now serves
 //                     scrape      a worker got GET /metrics: aggregate everything
+//                     xds-status  a worker got GET /gateway/api/v1/config: the xDS client's status
 //                     metrics-json its registry, answering `collect`
 //                     load        its LoadRecorder's report since the last one (the primary's LRS sums them)
 
@@ -22,6 +24,7 @@ export type PrimaryMessage =
   | { readonly t: 'mgw:fleet'; readonly notReady: string | undefined }
   | { readonly t: 'mgw:collect'; readonly id: number }
   | { readonly t: 'mgw:metrics'; readonly id: number; readonly text: string }
+  | { readonly t: 'mgw:xds'; readonly id: number; readonly status: unknown }
   | { readonly t: 'mgw:stop' };
 
 export type WorkerMessage =
@@ -29,6 +32,7 @@ export type WorkerMessage =
   | { readonly t: 'mgw:hello' }
   | { readonly t: 'mgw:applied'; readonly version: string }
   | { readonly t: 'mgw:scrape'; readonly id: number }
+  | { readonly t: 'mgw:xds-status'; readonly id: number }
   | { readonly t: 'mgw:metrics-json'; readonly id: number; readonly json: Array<MetricObjectWithValues<MetricValue<string>>> }
   /** Issued, succeeded, failed since the worker's last report, and what is in progress now. */
   | { readonly t: 'mgw:load'; readonly stats: readonly ClusterStatsMessage[] };

@@ -17,8 +17,27 @@ function send(m: WorkerMessage): void {
 export function workerRole(registry: Registry, onStop: () => void, load: () => LoadRecorder | undefined): WorkerRole {
   let onUpdate: ((a: AcceptedResources) => void) | undefined;
   let fleetNotReady: string | undefined = 'waiting for the primary';
-  const scrapes = new Map<number, (text: string) => void>();
-  let nextScrape = 1;
+  /** Questions to the primary awaiting its answer, by id (/metrics, the xDS status). */
+  const asked = new Map<number, (answer: unknown) => void>();
+  let nextId = 1;
+  /** Asks the primary; the primary gone (or too slow): `fallback`, this worker's own view, beats no answer. */
+  const ask = <T>(question: (id: number) => WorkerMessage, fallback: () => Promise<T> | T): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        asked.delete(id);
+        void Promise.resolve(fallback()).then(resolve);
+      }, 5_000);
+      asked.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer as T);
+      });
+      send(question(id));
+    });
+  const answered = (id: number, answer: unknown): void => {
+    asked.get(id)?.(answer);
+    asked.delete(id);
+  };
   let loadTimer: NodeJS.Timeout | undefined;
   let lastSentSomething = false;
 
@@ -35,8 +54,10 @@ export function workerRole(registry: Registry, onStop: () => void, load: () => L
         void registry.getMetricsAsJSON().then((json) => send({ t: 'mgw:metrics-json', id: m.id, json }));
         return;
       case 'mgw:metrics':
-        scrapes.get(m.id)?.(m.text);
-        scrapes.delete(m.id);
+        answered(m.id, m.text);
+        return;
+      case 'mgw:xds':
+        answered(m.id, m.status);
         return;
       case 'mgw:stop':
         onStop();
@@ -73,19 +94,7 @@ export function workerRole(registry: Registry, onStop: () => void, load: () => L
     feed,
     onApplied: (version) => send({ t: 'mgw:applied', version }),
     fleetNotReady: () => fleetNotReady,
-    metrics: () =>
-      new Promise<string>((resolve) => {
-        const id = nextScrape++;
-        // The primary gone (or too slow): this worker's own metrics beat no answer.
-        const timer = setTimeout(() => {
-          scrapes.delete(id);
-          void registry.metrics().then(resolve);
-        }, 5_000);
-        scrapes.set(id, (text) => {
-          clearTimeout(timer);
-          resolve(text);
-        });
-        send({ t: 'mgw:scrape', id });
-      }),
+    metrics: () => ask((id) => ({ t: 'mgw:scrape', id }), () => registry.metrics()),
+    xdsStatus: () => ask((id) => ({ t: 'mgw:xds-status', id }), () => null),
   };
 }

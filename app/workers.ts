@@ -104,6 +104,9 @@ export class WorkerPool {
       case 'mgw:scrape':
         void this.aggregate().then((text) => this.send(slot.worker, { t: 'mgw:metrics', id: m.id, text }));
         return;
+      case 'mgw:xds-status':
+        this.send(slot.worker, { t: 'mgw:xds', id: m.id, status: this.modules().gateway?.xdsStatus() ?? null });
+        return;
       case 'mgw:metrics-json': {
         const c = this.collects.get(m.id);
         if (!c || !c.pending.delete(slot.worker.id)) return;

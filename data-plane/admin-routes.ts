@@ -12,7 +12,7 @@ export interface AdminDeps {
   notReady(): string | undefined;
   configYaml(): string;
   state(): GatewayState | undefined;
-  /** The xDS client's view: connection, versions ACKed and NACKed. */
+  /** The xDS client's view: connection, versions ACKed and NACKed (a worker asks its primary). */
   xds(): unknown;
 }
 
@@ -57,7 +57,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
             })),
           }
         : null,
-      xds: deps.xds() ?? null,
+      xds: (await deps.xds()) ?? null,
     };
   });
 }

@@ -71,6 +71,15 @@ describe('worker processes', () => {
       expect(value(m, 'metrics_gateway_worker_config_applied{worker="2"}')).toBe(1);
       // One xDS client: the primary's, one node in the control plane's view.
       expect(m.match(/^metrics_gateway_xds_connected\{[^}]*\} 1$/gm)).toHaveLength(1);
+      // Whichever worker answers, /gateway/api/v1/config shows the primary's xDS client and its version.
+      for (let i = 0; i < 2; i++) {
+        const cfg = JSON.parse((await fresh(`${gw.url}/gateway/api/v1/config`)).body) as {
+          applied: { version: string } | null;
+          xds: { connected: boolean; versions: Record<string, string> } | null;
+        };
+        expect(cfg.xds?.connected).toBe(true);
+        expect(Object.values(cfg.xds!.versions).sort()).toEqual(cfg.applied!.version.split('/').sort());
+      }
 
       process.kill(pids[0]!, 'SIGKILL');
       await eventually(() => !workerPids(gw.proc.pid!).includes(pids[0]!), 'the worker to be gone', 10_000, 20);
