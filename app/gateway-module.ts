@@ -183,8 +183,9 @@ export class GatewayModule {
         }
       },
       stopping: async () => {
-        this.opts.feed?.stop();
         if (!this.opts.relay) await this.server.close();
+        // After the drain: a worker's last load report holds the requests that finished during it.
+        this.opts.feed?.stop();
         await this.client?.stop();
         this.auth.close();
         this.lrs?.detach();
