@@ -46,6 +46,19 @@ function startNode(args: string[], pattern: RegExp, timeoutMs: number): Promise<
   });
 }
 
+/** The page's own render times (performance measures 'dashboard:*'), in [from, to): count and max per view. */
+const renders = (from: number, to: number): string => `(() => {
+  const out = {};
+  for (const m of performance.getEntriesByType('measure')) {
+    if (!m.name.startsWith('dashboard:') || m.startTime < ${from} || m.startTime >= ${to}) continue;
+    const k = m.name.slice(10);
+    const o = (out[k] ??= { count: 0, maxMs: 0 });
+    o.count++;
+    o.maxMs = Math.max(o.maxMs, Math.round(m.duration * 10) / 10);
+  }
+  return out;
+})()`;
+
 /** Long tasks that started in [from, to) ms of the page's clock. */
 const longTasks = (from: number, to: number): string => `(() => {
   const l = window.__long.filter((e) => e.start >= ${from} && e.start < ${to});
@@ -98,8 +111,10 @@ async function main(): Promise<void> {
     const now = (on = page): Promise<number> => on.evaluate('performance.now()');
     const loadMs = await now();
     const longAt = (from: number, to: number, on = page): Promise<LongTasks> => on.evaluate(longTasks(from, to));
+    const rendersAt = (from: number, to: number, on = page): Promise<unknown> => on.evaluate(renders(from, to));
     const load = await longAt(0, loadMs + 1);
-    log(`load: ${loadMs.toFixed(0)} ms to 50 rows and ${NODES} connected; long tasks ${JSON.stringify(load)}`);
+    const loadRenders = await rendersAt(0, loadMs + 1);
+    log(`load: ${loadMs.toFixed(0)} ms to 50 rows and ${NODES} connected; long tasks ${JSON.stringify(load)}; renders ${JSON.stringify(loadRenders)}`);
 
     // 2. update: a config edit changes the Cluster version for every node.
     const before = await page.textContent('#versions');
@@ -114,15 +129,17 @@ async function main(): Promise<void> {
     });
     const updatedAt = await now();
     const update = await longAt(editAt, updatedAt + 1);
-    log(`update: ${(updatedAt - editAt).toFixed(0)} ms from the edit to ${NODES} synced on the new Cluster version on the page; long tasks ${JSON.stringify(update)}`);
+    const updateRenders = await rendersAt(editAt, updatedAt + 1);
+    log(`update: ${(updatedAt - editAt).toFixed(0)} ms from the edit to ${NODES} synced on the new Cluster version on the page; long tasks ${JSON.stringify(update)}; renders ${JSON.stringify(updateRenders)}`);
 
     // 3. steady live updates, ours.
     const steadyMs = 20_000;
     const s0 = await now();
     await page.waitForTimeout(steadyMs);
     const steady = await longAt(s0, s0 + steadyMs + 1000);
+    const steadyRenders = await rendersAt(s0, s0 + steadyMs + 1000);
     const ticks = await page.evaluate<number>(`performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/nodes')).length`);
-    log(`steady ${steadyMs / 1000} s: long tasks ${JSON.stringify(steady)}; /nodes page reads so far ${ticks}`);
+    log(`steady ${steadyMs / 1000} s: long tasks ${JSON.stringify(steady)}; renders ${JSON.stringify(steadyRenders)}; /nodes page reads so far ${ticks}`);
 
     // Peer: the whole fleet rendered on every tick (no paging), same events, same 20 s.
     const peer = await browser.context.newPage();
@@ -133,25 +150,29 @@ async function main(): Promise<void> {
       document.body.innerHTML = '<table><tbody id="all"></tbody></table>';
       const render = async () => {
         const all = await (await fetch('/control-plane/api/v1/nodes?limit=1000')).json();
+        const start = performance.now();
         document.getElementById('all').innerHTML = all.nodes
           .map((n) => '<tr><td>' + n.nodeId + '</td><td>' + n.cluster + '</td>' + Object.values(n.sync).map((s) => '<td>' + s + '</td>').join('') + '<td>' + (n.load ? n.load.rps : '') + '</td></tr>')
           .join('');
+        document.body.offsetHeight; // layout now, inside the measure
+        performance.measure('dashboard:fleet', { start, end: performance.now() });
       };
       new EventSource('/control-plane/api/v1/events').onmessage = () => void render();
     })()`);
     await peer.waitForTimeout(steadyMs);
     const p1 = p0 + steadyMs + 1000;
     const peerSteady = await longAt(p0, p1, peer);
+    const peerRenders = await rendersAt(p0, p1, peer);
     await peer.close();
-    log(`peer (whole fleet per tick) steady ${steadyMs / 1000} s: long tasks ${JSON.stringify(peerSteady)}`);
+    log(`peer (whole fleet per tick) steady ${steadyMs / 1000} s: long tasks ${JSON.stringify(peerSteady)}; renders ${JSON.stringify(peerRenders)}`);
 
     const result = {
       nodes: NODES,
       loadAverage: loadavg().map((x) => x.toFixed(2)).join(' '),
-      load: { ms: Math.round(loadMs), longTasks: load },
-      update: { ms: Math.round(updatedAt - editAt), longTasks: update },
-      steady: { seconds: steadyMs / 1000, longTasks: steady },
-      peerWholeFleet: { seconds: steadyMs / 1000, longTasks: peerSteady },
+      load: { ms: Math.round(loadMs), longTasks: load, renders: loadRenders },
+      update: { ms: Math.round(updatedAt - editAt), longTasks: update, renders: updateRenders },
+      steady: { seconds: steadyMs / 1000, longTasks: steady, renders: steadyRenders },
+      peerWholeFleet: { seconds: steadyMs / 1000, longTasks: peerSteady, renders: peerRenders },
       errors: browser.errors,
     };
     const out = join(REPO, 'bench', 'results');
