@@ -14,7 +14,7 @@ const port = (v: FieldValue): string | undefined =>
 export const controlPlaneSchema: Section = section({
   dns: section({
     lookup_period: field('duration', 5000, 'How often dns:// backend names are resolved again (also when their TTL expires, at most once a second).', {
-      check: atLeastOneSecond(' (DNS is never asked more often)'),
+      check: atLeastOneSecond,
     }),
   }),
   load_reporting_interval: field(
