@@ -2,10 +2,11 @@
 
 import { field, section, type FieldValue, type Section } from '../core/config-schema.js';
 
-const atLeastOneSecond =
-  (why = '') =>
-  (v: FieldValue): string | undefined =>
-    typeof v === 'number' && v < 1000 ? `must be at least 1s${why}, got ${v}ms` : undefined;
+const atLeastOneSecond = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && v < 1000 ? `must be at least 1s (DNS is never asked more often), got ${v}ms` : undefined;
+
+const reportingInterval = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && v < 1000 ? `must be at least 1s (a load report per second per gateway is plenty), got ${v}ms` : undefined;
 
 const port = (v: FieldValue): string | undefined =>
   typeof v === 'number' && (v < 1 || v > 65535) ? `must be a port 1-65535, got ${v}` : undefined;
@@ -13,14 +14,14 @@ const port = (v: FieldValue): string | undefined =>
 export const controlPlaneSchema: Section = section({
   dns: section({
     lookup_period: field('duration', 5000, 'How often dns:// backend names are resolved again (also when their TTL expires, at most once a second).', {
-      check: atLeastOneSecond(' (DNS is never asked more often)'),
+      check: atLeastOneSecond,
     }),
   }),
   load_reporting_interval: field(
     'duration',
     5000,
     'How often gateways (and any other xDS client of this control plane) send load reports (LRS); the fleet dashboard and /control-plane/api/v1/load read them.',
-    { check: atLeastOneSecond() },
+    { check: reportingInterval },
   ),
   // A config value, never this process's own listen port: replicas of the control plane must publish
   // byte-identical snapshots (and so equal versions) for equal config and DNS answers, whatever port

@@ -52,7 +52,7 @@ describe('fleet dashboard in Chromium', () => {
     await browser.page.goto(`${cp.child.url}/control-plane/`);
     // Set once: still there at the end means the page was never reloaded.
     await browser.page.evaluate(() => ((window as unknown as { loadedOnce: number }).loadedOnce = 1));
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(loads.map((l) => l.stop()));
@@ -148,7 +148,7 @@ describe('fleet dashboard in Chromium', () => {
       expect(l.sent()).toBeGreaterThanOrEqual(target);
       expect(l.failures.slice(failedBefore[i]!)).toEqual([]);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('logged no console errors, and leaves a screenshot next to the test output', async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });

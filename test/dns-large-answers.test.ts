@@ -179,8 +179,13 @@ describe('control plane with a name too large for one DNS message', () => {
     // The lookup period is 1 s (the floor): five lookups, each a different 4,094-record subset.
     await eventually(async () => (await lookupsNow()) >= before + 5, 'five more lookups', 60_000);
     expect(stream.queued()).toBe(0);
-    const [status] = (await statusOf(cp.url)).dns as Array<{ answerMode?: string; publishes?: number }>;
-    expect(status).toMatchObject({ answerMode: 'truncated', publishes: 1 });
+    type DnsStatus = { answerMode?: string; publishes?: number; ttlSeconds?: number; nextLookupAtMs?: number };
+    // /status shows the TTL (known past record 256) and when the next lookup is due (none while one is in flight).
+    const status = await eventually(async () => {
+      const [s] = (await statusOf(cp.url)).dns as DnsStatus[];
+      return typeof s?.nextLookupAtMs === 'number' && s;
+    }, 'a scheduled next lookup in /status');
+    expect(status).toMatchObject({ answerMode: 'truncated', publishes: 1, ttlSeconds: 30 });
     expect(cp.logs()).toMatch(/holding the published endpoint set/);
   });
 });

@@ -94,6 +94,7 @@ export class LoadStore {
   private readonly listeners = new Set<() => void>();
   /** Grows with every report. */
   generation = 0;
+  private prunedAt = 0;
 
   constructor(opts: LoadStoreOptions = {}) {
     this.windowMs = opts.windowMs ?? 15 * 60_000;
@@ -162,7 +163,9 @@ export class LoadStore {
     node.reports++;
     node.lastReportAt = at;
     node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal });
-    this.prune(at);
+    // Pruning walks every node and endpoint: once a second, not once per report (1,000 nodes report
+    // every few seconds; per report it would be quadratic in the fleet).
+    if (at - this.prunedAt >= 1000) this.prune(at);
     this.generation++;
     for (const l of this.listeners) l();
   }
@@ -270,6 +273,7 @@ export class LoadStore {
   }
 
   private prune(now: number): void {
+    this.prunedAt = now;
     const recentCut = now - this.recentMs;
     const windowCut = now - this.windowMs;
     for (const s of this.nodes.values()) s.recent = s.recent.filter((t) => t.at > recentCut);
