@@ -43,7 +43,7 @@ export const ADMIN_SCOPES: RouteScopes = { read: 'admin', write: 'admin' };
 const exact = (path: string, backend: BackendName, scopes: RouteScopes = ADMIN_SCOPES): RouteRule => ({ match: 'exact', path, backend, scopes });
 const prefix = (path: string, backend: BackendName, scopes: RouteScopes = ADMIN_SCOPES): RouteRule => ({ match: 'prefix', path, backend, scopes });
 
-/** Methods that only read (RFC 9110 9.2.1 safe methods). */
+/** The scope a request with `method` needs on a route: GET, HEAD, OPTIONS (RFC 9110 9.2.1 safe methods) read. */
 export function needsScope(scopes: RouteScopes | undefined, method: string | undefined): Scope {
   const s = scopes ?? ADMIN_SCOPES;
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? s.read : s.write;

@@ -18,7 +18,8 @@ import { runCli } from './support/cli.js';
 import { WatchedConfig } from './support/fleet.js';
 import { eventually, startGateway } from './support/gateway.js';
 import { HttpBackend } from './support/http-backend.js';
-import { realisticInput } from './support/fixtures.js';
+import { realisticInput, referenceRoute } from './support/fixtures.js';
+import { needsScope, routeTable } from '../core/routes.js';
 import { basicAuth, mintTestToken, tokensYaml } from './support/tokens.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mgw-auth-tokens-'));
@@ -72,6 +73,33 @@ describe('tokens file', () => {
       'tokens.yaml:12:9: tokens[2].id: "ok" is already the id of tokens[1]',
     ]);
     expect(() => parseTokens('tokens:\n  - id: [\n', 'tokens.yaml')).toThrow(/^tokens\.yaml:\d+:\d+: invalid YAML/);
+  });
+});
+
+describe('scopes per route family', () => {
+  it('are what the README says: push writes, queries read, rules and alerts by method, the rest admin', () => {
+    const table = routeTable();
+    const scope = (method: string, path: string): string => needsScope(referenceRoute(table, path)?.scopes, method);
+    const cases: Array<[string, string, string]> = [
+      ['POST', '/api/v1/push', 'metrics:write'],
+      ['POST', '/otlp/v1/metrics', 'metrics:write'],
+      ['POST', '/api/v1/push/influx/write', 'metrics:write'],
+      ['GET', '/prometheus/api/v1/query', 'metrics:read'],
+      ['POST', '/prometheus/api/v1/query', 'metrics:read'],
+      ['GET', '/api/v1/status/buildinfo', 'metrics:read'],
+      ['GET', '/prometheus/config/v1/rules', 'rules:read'],
+      ['POST', '/prometheus/config/v1/rules/ns', 'rules:write'],
+      ['DELETE', '/prometheus/config/v1/rules/ns', 'rules:write'],
+      ['GET', '/prometheus/api/v1/rules', 'rules:read'],
+      ['GET', '/alertmanager/api/v2/alerts', 'alerts:read'],
+      ['POST', '/api/v1/alerts', 'alerts:write'],
+      ['GET', '/graphite/render', 'metrics:read'],
+      ['GET', '/admin/api/v3/tenants', 'admin'],
+      ['GET', '/distributor/all_user_stats', 'admin'],
+      ['POST', '/api/v1/upload/block/x', 'admin'],
+      ['GET', '/anything/else', 'admin'],
+    ];
+    expect(cases.map(([m, p]) => `${m} ${p} ${scope(m, p)}`)).toEqual(cases.map((c) => c.join(' ')));
   });
 });
 
