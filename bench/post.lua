@@ -13,7 +13,11 @@ wrk.headers["User-Agent"] = "Prometheus/2.53.0"
 wrk.headers["X-Scope-OrgID"] = "bench"
 -- Scenario "auth": the same request with HTTP basic auth (-auth.type=token).
 local authorization = os.getenv("BENCH_AUTHORIZATION")
-if authorization ~= nil and authorization ~= "" then wrk.headers["Authorization"] = authorization end
+if authorization ~= nil and authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+  -- BENCH_AUTH_ORGID=0: no X-Scope-OrgID beside the credentials, as Prometheus with basic_auth sends.
+  if os.getenv("BENCH_AUTH_ORGID") == "0" then wrk.headers["X-Scope-OrgID"] = nil end
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors

@@ -96,12 +96,13 @@ describe('memory under a backend fault', () => {
 
   it(`answers ${RUN.toLocaleString('en')} requests to a refusing backend with 502, and its memory floor returns to the warmed-up one`, async () => {
     // A bound on the loop, not a performance limit: generous enough for a machine whose cores are all busy.
-    const deadline = Date.now() + 480_000;
-    // Warm-up: until three major collections have sized the heap for this load (at least 20,000 requests).
+    const deadline = Date.now() + 780_000;
+    // Warm-up: until two major collections have sized the heap for this load (at least 20,000 requests;
+    // a busy machine collects less often, so the bound is generous).
     const m0 = await majorGcs();
     const warm: Batch[] = [];
-    while (warm.length < 4 || warm[warm.length - 1]!.majorGcs < m0 + 3) {
-      expect(warm.length, 'warm-up: three major collections within 100,000 requests').toBeLessThan(20);
+    while (warm.length < 4 || warm[warm.length - 1]!.majorGcs < m0 + 2) {
+      expect(warm.length, 'warm-up: two major collections within 150,000 requests').toBeLessThan(30);
       warm.push(await batch(BATCH, deadline));
     }
     const baseline = floorSinceLastMajor(warm, m0);
@@ -109,18 +110,25 @@ describe('memory under a backend fault', () => {
     const started = Date.now();
     const run: Batch[] = [];
     for (let done = 0; done < RUN; done += BATCH) run.push(await batch(BATCH, deadline));
+    // The floor must come from a major collection in the second half of the run. The collector's cadence
+    // depends on the machine (a busy one collected every ~50,000 requests here), so run on, bounded, until
+    // one has fallen there.
+    const half = RUN / BATCH / 2;
+    while (run[run.length - 1]!.majorGcs === run[half - 1]!.majorGcs && run.length < (2 * RUN) / BATCH) {
+      run.push(await batch(BATCH, deadline));
+    }
     const seconds = (Date.now() - started) / 1000;
     const after = floorSinceLastMajor(run, warm[warm.length - 1]!.majorGcs);
     const now = procMemory(child.pid);
 
     console.info(
-      `${RUN} requests in ${seconds.toFixed(1)}s (${Math.round(RUN / seconds)}/s, ${CONCURRENCY} at a time); ` +
+      `${run.length * BATCH} requests in ${seconds.toFixed(1)}s (${Math.round(RUN / seconds)}/s, ${CONCURRENCY} at a time); ` +
         `RSS floor after warm-up ${mib(baseline.floor)}, after the run ${mib(after.floor)} ` +
         `(from request ${(after.from * BATCH).toLocaleString('en')}); RSS when the run stopped ${mib(now.rss)}, peak ${mib(now.hwm)}; ` +
         `major GCs ${m0} -> ${run[run.length - 1]!.majorGcs}`,
     );
     expect(wrong).toEqual([]);
-    expect(answered).toBe(warm.length * BATCH + RUN);
+    expect(answered).toBe((warm.length + run.length) * BATCH);
     // The after-run window is near the end of the run, not its start.
     expect(after.from * BATCH).toBeGreaterThanOrEqual(RUN / 2);
     expect(after.floor).toBeLessThanOrEqual(baseline.floor + Math.max(15 * MiB, 0.2 * baseline.floor));
@@ -130,5 +138,5 @@ describe('memory under a backend fault', () => {
     const ready = await pool.request({ path: '/ready', method: 'GET' });
     expect(ready.statusCode).toBe(200);
     await ready.body.dump();
-  }, 540_000);
+  }, 840_000);
 });

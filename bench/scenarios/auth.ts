@@ -22,10 +22,13 @@ export async function auth(ctx: BenchContext): Promise<{ md: string; json: Recor
     const tokensFile = join(ctx.dir, 'auth-tokens.yaml');
     writeFileSync(tokensFile, `tokens:\n  - id: bench\n    tenants: [bench]\n    scopes: [metrics:write]\n    hash: '${scryptHash(secret)}'\n`);
     const authorization = `Basic ${Buffer.from(`bench:${secret}`).toString('base64')}`;
-    const trust = await gateway(ctx.dir, ctx.cpu.proxy, { name: 'gateway-trust', configYaml: distributorConfig(backend.url) });
+    // BENCH_AUTH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": one profile per gateway, to diff per function.
+    const nodeFlags = process.env.BENCH_AUTH_NODE_FLAGS?.split(' ').filter(Boolean);
+    const trust = await gateway(ctx.dir, ctx.cpu.proxy, { name: 'gateway-trust', configYaml: distributorConfig(backend.url), nodeFlags });
     started.push(trust);
     const token = await gateway(ctx.dir, ctx.cpu.proxy, {
       name: 'gateway-token',
+      nodeFlags,
       configYaml: distributorConfig(backend.url, `auth:\n  type: token\n  tokens_file: ${tokensFile}\n`),
     });
     started.push(token);
