@@ -3,7 +3,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { isDeepStrictEqual } from 'node:util';
 import type { Backend, Endpoint } from '../core/model.js';
+import type { BalancingPolicy } from '../core/balancing.js';
 import { HttpUpstream } from '../data-plane/http-upstream.js';
 import { HttpGrpcMetrics, HttpGrpcUpstream } from '../data-plane/httpgrpc/index.js';
 import type { UpstreamFactory } from '../data-plane/xds-apply.js';
@@ -33,6 +35,14 @@ export class HttpGrpcBackend implements Upstream {
 
   setEndpoints(endpoints: readonly Endpoint[]): void {
     this.inner.setEndpoints(endpoints);
+  }
+
+  setBalancing(policy: BalancingPolicy): void {
+    if (!isDeepStrictEqual(this.inner.balancing, policy)) this.inner.setBalancing(policy);
+  }
+
+  get balancing(): BalancingPolicy {
+    return this.inner.balancing;
   }
 
   endpoints(): ReturnType<HttpGrpcUpstream['endpoints']> {
@@ -69,6 +79,9 @@ export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactor
           }),
     setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[]): void => {
       if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints);
+    },
+    setBalancing: (upstream: Upstream, policy: BalancingPolicy): void => {
+      if (upstream instanceof HttpGrpcBackend) upstream.setBalancing(policy);
     },
   };
 }

@@ -5,12 +5,46 @@
 import { BACKEND_NAMES, type Backend, type BackendName } from '../core/model.js';
 import { field, positive, section, type FieldValue, type Section, type ValueTree } from '../core/config-schema.js';
 import { parseBackendUrl } from '../core/backend-url.js';
+import { LOAD_BALANCING, OUTLIER_DEFAULTS, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings } from '../core/balancing.js';
 
 const checkUrl = (v: FieldValue): string | undefined => {
   if (typeof v !== 'string' || v.trim() === '') return undefined;
   const r = parseBackendUrl(v);
   return 'problem' in r ? r.problem : undefined;
 };
+
+const percent = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && (v < 0 || v > 100) ? `must be a percentage 0-100, got ${v}` : undefined;
+const nonNegative = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && (v < 0 || v > 0xffff_ffff) ? `must be 0 or more (a uint32), got ${v}` : undefined;
+const oneOfBalancing = (v: FieldValue): string | undefined =>
+  (LOAD_BALANCING as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOAD_BALANCING.join(', ')}; got ${JSON.stringify(v)}`;
+
+const D = OUTLIER_DEFAULTS;
+/** Envoy's OutlierDetection fields, names, meanings and defaults (config/cluster/v3/outlier_detection.proto). */
+const outlierSection = (): Section =>
+  section({
+    // Envoy turns detection on by the message's presence; a tree with defaults filled in cannot show
+    // presence, so this switch does.
+    enabled: field('bool', false, 'Turn on outlier detection (Envoy: the outlier_detection message is present); off by default.'),
+    consecutive_5xx: field('int', D.consecutive_5xx, 'Consecutive 5xx answers or failed calls before an endpoint is ejected.', { check: nonNegative }),
+    consecutive_gateway_failure: field('int', D.consecutive_gateway_failure, 'Consecutive gateway failures (502, 503, 504, connect failure, reset, timeout) before an ejection.', { check: nonNegative }),
+    interval: field('duration', D.interval_ms, 'Time between ejection sweeps (success rate, failure percentage, returns).', { check: positive }),
+    base_ejection_time: field('duration', D.base_ejection_time_ms, 'Ejection time; an endpoint is ejected for this times the number of times it was ejected.', { check: positive }),
+    max_ejection_time: field('duration', D.max_ejection_time_ms, 'Longest ejection time (base_ejection_time × times is capped here).', { check: positive }),
+    max_ejection_percent: field('int', D.max_ejection_percent, 'Most endpoints, in percent, ejected at once, this ejection included (Envoy: 1 of 3 needs 34 or always_eject_one_host).', { check: percent }),
+    enforcing_consecutive_5xx: field('int', D.enforcing_consecutive_5xx, 'Chance in percent that a consecutive_5xx detection ejects.', { check: percent }),
+    enforcing_consecutive_gateway_failure: field('int', D.enforcing_consecutive_gateway_failure, 'Chance in percent that a consecutive_gateway_failure detection ejects (Envoy default 0: off).', { check: percent }),
+    enforcing_success_rate: field('int', D.enforcing_success_rate, 'Chance in percent that a success-rate detection ejects.', { check: percent }),
+    success_rate_minimum_hosts: field('int', D.success_rate_minimum_hosts, 'Endpoints with enough requests needed for success-rate detection to run.', { check: nonNegative }),
+    success_rate_request_volume: field('int', D.success_rate_request_volume, 'Requests an endpoint needs in an interval to count for success-rate detection.', { check: nonNegative }),
+    success_rate_stdev_factor: field('int', D.success_rate_stdev_factor, 'Ejected below mean − stdev × this/1000 (1900 = 1.9).', { check: nonNegative }),
+    enforcing_failure_percentage: field('int', D.enforcing_failure_percentage, 'Chance in percent that a failure-percentage detection ejects (Envoy default 0: off).', { check: percent }),
+    failure_percentage_threshold: field('int', D.failure_percentage_threshold, 'Failure percentage in an interval above which an endpoint is ejected.', { check: percent }),
+    failure_percentage_minimum_hosts: field('int', D.failure_percentage_minimum_hosts, 'Endpoints with enough requests needed for failure-percentage detection to run.', { check: nonNegative }),
+    failure_percentage_request_volume: field('int', D.failure_percentage_request_volume, 'Requests an endpoint needs in an interval to count for failure-percentage detection.', { check: nonNegative }),
+    always_eject_one_host: field('bool', false, 'Allow one ejection even when max_ejection_percent would not (3 endpoints at 10 %).'),
+  });
 
 function backendSection(name: BackendName): Section {
   const fallback = name === 'default' ? 'backends without a url of their own use this one' : 'empty: use default.url';
@@ -28,6 +62,10 @@ function backendSection(name: BackendName): Section {
     tls_key_path: field('string', '', 'Client private key file for mutual TLS.'),
     tls_server_name: field('string', '', 'Server name to verify the backend certificate against (and send as SNI).'),
     tls_insecure_skip_verify: field('bool', false, 'Do not verify the backend certificate. For testing only.'),
+    load_balancing: field('string', 'round_robin', 'Per-request balancing over dns:/// endpoints: round_robin, or least_request (two random choices, fewer calls in flight).', {
+      check: oneOfBalancing,
+    }),
+    outlier_detection: outlierSection(),
   });
 }
 
@@ -60,7 +98,35 @@ function toBackend(name: BackendName, v: ValueTree): Backend | undefined {
       serverName: String(v['tls_server_name'] ?? ''),
       insecureSkipVerify: v['tls_insecure_skip_verify'] === true,
     },
+    balancing: balancingOf(v),
   };
+}
+
+function balancingOf(v: ValueTree): BalancingPolicy {
+  const lb = String(v['load_balancing'] ?? 'round_robin') as LoadBalancing;
+  const od = v['outlier_detection'];
+  if (od === undefined || typeof od !== 'object' || od['enabled'] !== true) return { loadBalancing: lb };
+  const n = (key: string, d: number): number => (typeof od[key] === 'number' ? (od[key] as number) : d);
+  const settings: OutlierDetectionSettings = {
+    consecutive_5xx: n('consecutive_5xx', D.consecutive_5xx),
+    consecutive_gateway_failure: n('consecutive_gateway_failure', D.consecutive_gateway_failure),
+    interval_ms: n('interval', D.interval_ms),
+    base_ejection_time_ms: n('base_ejection_time', D.base_ejection_time_ms),
+    max_ejection_time_ms: n('max_ejection_time', D.max_ejection_time_ms),
+    max_ejection_percent: n('max_ejection_percent', D.max_ejection_percent),
+    enforcing_consecutive_5xx: n('enforcing_consecutive_5xx', D.enforcing_consecutive_5xx),
+    enforcing_consecutive_gateway_failure: n('enforcing_consecutive_gateway_failure', D.enforcing_consecutive_gateway_failure),
+    enforcing_success_rate: n('enforcing_success_rate', D.enforcing_success_rate),
+    success_rate_minimum_hosts: n('success_rate_minimum_hosts', D.success_rate_minimum_hosts),
+    success_rate_request_volume: n('success_rate_request_volume', D.success_rate_request_volume),
+    success_rate_stdev_factor: n('success_rate_stdev_factor', D.success_rate_stdev_factor),
+    enforcing_failure_percentage: n('enforcing_failure_percentage', D.enforcing_failure_percentage),
+    failure_percentage_threshold: n('failure_percentage_threshold', D.failure_percentage_threshold),
+    failure_percentage_minimum_hosts: n('failure_percentage_minimum_hosts', D.failure_percentage_minimum_hosts),
+    failure_percentage_request_volume: n('failure_percentage_request_volume', D.failure_percentage_request_volume),
+    always_eject_one_host: od['always_eject_one_host'] === true,
+  };
+  return { loadBalancing: lb, outlierDetection: settings };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   type XdsResource,
 } from '../xds/resource.js';
 import { encodeResource, type PlainMessage } from '../xds/protos.js';
+import { balancingClusterFields, protoDuration } from '../xds/balancing-policy.js';
 
 export interface ListenerSpec {
   /** Listener and RouteConfiguration name, e.g. 'metrics-gateway'. */
@@ -92,13 +93,7 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** google.protobuf.Duration; zero parts left out so equal durations encode equally. */
-function duration(ms: number): PlainMessage {
-  const whole = Math.max(0, Math.round(ms));
-  const seconds = Math.floor(whole / 1000);
-  const nanos = (whole % 1000) * 1_000_000;
-  return { ...(seconds ? { seconds } : {}), ...(nanos ? { nanos } : {}) };
-}
+const duration = protoDuration;
 
 function connectTimeout(b: Backend): PlainMessage {
   return duration(b.timeoutMs > 0 ? Math.min(b.timeoutMs, MAX_CONNECT_TIMEOUT_MS) : MAX_CONNECT_TIMEOUT_MS);
@@ -140,6 +135,8 @@ function edsCluster(b: Backend): PlainMessage {
     eds_cluster_config: { eds_config: adsSource() },
     connect_timeout: connectTimeout(b),
     lb_policy: 'ROUND_ROBIN',
+    // Standard fields, so every xDS client reads the same intent (xds/balancing-policy.ts).
+    ...balancingClusterFields(b.balancing),
     metadata: backendMetadata(b),
     lrs_server: LRS_SELF,
   };

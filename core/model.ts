@@ -2,6 +2,8 @@
 // Watchers produce these; translation turns them into xDS resources; nothing here
 // knows how it was obtained.
 
+import type { BalancingPolicy } from './balancing.js';
+
 /** Backend services of a Mimir/GEM cluster, in the order the gateway documents them. */
 export const BACKEND_NAMES = [
   'admin_api',
@@ -65,6 +67,11 @@ export interface Backend {
   readonly tls: TlsSettings;
   /** Per-request timeout, milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * Balancing over dns:/// endpoints. Set by the control plane from config; the data plane reads it
+   * from the Cluster's standard fields instead (xds/balancing-policy.ts), so it is absent there.
+   */
+  readonly balancing?: BalancingPolicy;
 }
 
 /** One resolved address of a DNS target. */

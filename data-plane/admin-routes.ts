@@ -53,6 +53,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
               url: u.backend.url,
               proxy: u.kind,
               timeout_ms: u.backend.timeoutMs,
+              ...(u.balancing ? { load_balancing: u.balancing.loadBalancing, outlier_detection: u.balancing.outlierDetection ?? null } : {}),
               ...(u.endpoints ? { endpoints: u.endpoints() } : {}),
             })),
           }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Backend } from '../core/model.js';
+import type { BalancingPolicy } from '../core/balancing.js';
 
 /** What the server hands an upstream with each request. */
 export interface UpstreamContext {
@@ -15,6 +16,8 @@ export interface Upstream {
   handle(req: IncomingMessage, res: ServerResponse, ctx: UpstreamContext): void;
   /** Per-endpoint state, for upstreams that balance over endpoints. */
   endpoints?(): readonly unknown[];
+  /** Balancing in force (round robin / least request, outlier detection), for upstreams that balance. */
+  readonly balancing?: BalancingPolicy;
   /** Stops new use; resolves when in-flight requests are done and connections are closed. */
   close(): Promise<void>;
 }

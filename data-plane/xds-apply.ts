@@ -6,6 +6,8 @@
 import { accessSync, constants } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Backend, Endpoint } from '../core/model.js';
+import type { BalancingPolicy } from '../core/balancing.js';
+import { balancingFromCluster } from '../xds/balancing-policy.js';
 import { backendFromCluster } from '../xds/gateway-metadata.js';
 import { TYPE_URL, type TypeUrl } from '../xds/resource.js';
 import type { GatewayState } from './gateway-state.js';
@@ -20,6 +22,8 @@ export interface UpstreamFactory {
   create(backend: Backend): Upstream;
   /** Called for httpgrpc upstreams with each new endpoint set. */
   setEndpoints(upstream: Upstream, endpoints: readonly Endpoint[]): void;
+  /** Called for httpgrpc upstreams with the Cluster's balancing, applied in place (no new upstream). */
+  setBalancing?(upstream: Upstream, policy: BalancingPolicy): void;
 }
 
 export type BuildResult =
@@ -42,7 +46,7 @@ export function buildGatewayState(
   const rules = routeRules(rc);
   // Phase 1: check that everything the routes need is there, creating nothing, so an incomplete
   // config leaves no half-built upstreams (with open connections) behind.
-  const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined }>();
+  const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined; balancing: BalancingPolicy }>();
   for (const r of rules) {
     if (r.cluster === undefined || wanted.has(r.cluster)) continue;
     const cluster = accepted.clusters.get(r.cluster);
@@ -56,14 +60,16 @@ export function buildGatewayState(
       if (!cla) return { waiting: `endpoints "${eds}"` };
       endpoints = endpointsOf(cla);
     }
-    wanted.set(r.cluster, { backend, endpoints });
+    wanted.set(r.cluster, { backend, endpoints, balancing: balancingFromCluster(cluster) });
   }
   // Phase 2: reuse what did not change, create the rest.
   const upstreams = new Map<string, Upstream>();
   const keptEndpoints: string[] = [];
-  for (const [name, { backend, endpoints }] of wanted) {
+  for (const [name, { backend, endpoints, balancing }] of wanted) {
     const old = prev?.upstreams.get(name);
     const upstream = old && isDeepStrictEqual(old.backend, backend) ? old : factory.create(backend);
+    // Before the endpoints, so a new upstream never balances one moment without its policy.
+    if (backend.target.kind === 'dns') factory.setBalancing?.(upstream, balancing);
     // An empty set for a backend that has endpoints keeps them, as the DNS watcher keeps its last
     // good answer: a control plane that restarts while DNS fails knows no addresses yet, and
     // taking that literally would fail every request to healthy distributors.

@@ -2,6 +2,8 @@
 // them (snake_case, enums as strings, int64 as strings, Any expanded to {'@type', ...fields}).
 // Only what the data plane looks at is typed; everything else stays reachable as `unknown`.
 
+import type { BalancingFields } from './balancing-policy.js';
+
 import { HCM_TYPE_URL } from './resource.js';
 
 /** google.protobuf.Duration in proto3 JSON-like form (int64 seconds decode as strings). */
@@ -102,7 +104,7 @@ export interface DecodedClusterLoadAssignment {
   readonly endpoints?: readonly DecodedLocalityLbEndpoints[];
 }
 
-export interface DecodedCluster {
+export interface DecodedCluster extends BalancingFields {
   readonly name: string;
   /** 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST' (absent: STATIC, the proto default). */
   readonly type?: string;

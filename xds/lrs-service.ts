@@ -26,7 +26,22 @@ export interface UpstreamEndpointStatsMessage {
   readonly total_requests_in_progress: Count;
   readonly total_error_requests: Count;
   readonly total_issued_requests: Count;
+  /** Named metrics (load_report.proto EndpointLoadMetricStats); we send OUTLIER_EJECTED_METRIC. */
+  readonly load_metric_stats?: readonly EndpointLoadMetricStatsMessage[];
 }
+
+export interface EndpointLoadMetricStatsMessage {
+  readonly metric_name: string;
+  readonly num_requests_finished_with_metric: Count;
+  readonly total_metric_value: number;
+}
+
+/**
+ * Per-endpoint load metric a gateway sends while its outlier detection ejects that endpoint (value 1),
+ * so the control plane can show "ejected by k of n gateways". A standard field rather than a side
+ * channel: LRS already carries every endpoint per gateway, and other clients simply never send it.
+ */
+export const OUTLIER_EJECTED_METRIC = 'metrics_gateway.outlier_ejected';
 
 export interface UpstreamLocalityStatsMessage {
   readonly locality: { readonly region: string; readonly zone: string; readonly sub_zone: string } | null;

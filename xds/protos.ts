@@ -16,6 +16,9 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  // Cluster.load_balancing_policy entries (xds/balancing-policy.ts).
+  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
+  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'google/protobuf/struct.proto',
   // The auth filter's config (xds/auth-filter.ts), as Envoy carries filters it has no proto for.
   'xds/type/v3/typed_struct.proto',

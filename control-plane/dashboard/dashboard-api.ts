@@ -56,6 +56,11 @@ function assets(): Map<string, { file: string; type: string }> {
   ]);
 }
 
+/** Outlier ejection across the fleet: by how many of the gateways reporting this backend. */
+function ejectedOf(l: { readonly ejectedBy: number; readonly reporters: number } | undefined): { ejectedBy: number; reporters: number } {
+  return { ejectedBy: l?.ejectedBy ?? 0, reporters: l?.reporters ?? 0 };
+}
+
 export function backendsView(deps: DashboardDeps): unknown {
   const clusters = new Map(deps.load.clustersView().map((c) => [c.name, c]));
   const dns = new Map(deps.dns().map((d) => [d.target, d]));
@@ -66,11 +71,11 @@ export function backendsView(deps: DashboardDeps): unknown {
     const endpoints = b.endpoints.map((e) => {
       const l = byAddress.get(e.address);
       byAddress.delete(e.address);
-      return { ...e, lastSeenInDns: d ? iso(d.lastSuccessAtMs) : null, share: l?.share ?? 0, issued: l?.issued ?? 0, failed: l?.failed ?? 0, errorRate: l?.errorRate ?? 0 };
+      return { ...e, lastSeenInDns: d ? iso(d.lastSuccessAtMs) : null, share: l?.share ?? 0, issued: l?.issued ?? 0, failed: l?.failed ?? 0, errorRate: l?.errorRate ?? 0, ...ejectedOf(l) };
     });
     // Endpoints that still had traffic in the last minute but are no longer in the config or DNS.
     for (const l of byAddress.values()) {
-      endpoints.push({ address: l.address, source: 'reported, not served any more', lastSeenInDns: null, share: l.share, issued: l.issued, failed: l.failed, errorRate: l.errorRate });
+      endpoints.push({ address: l.address, source: 'reported, not served any more', lastSeenInDns: null, share: l.share, issued: l.issued, failed: l.failed, errorRate: l.errorRate, ...ejectedOf(l) });
     }
     return { name: b.name, url: b.url, kind: b.kind, imbalance: load?.imbalance ?? null, lastMinute: load?.lastMinute ?? null, series: load?.series ?? [], endpoints };
   });

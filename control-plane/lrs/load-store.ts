@@ -1,5 +1,5 @@
 import type { ClusterStatsMessage } from '../../xds/lrs-service.js';
-import { durationMs } from '../../xds/lrs-service.js';
+import { durationMs, OUTLIER_EJECTED_METRIC } from '../../xds/lrs-service.js';
 
 // The load reports of the fleet, in a bounded window: per backend (cluster) request and error
 // counts in 10 s buckets for 15 minutes (the dashboard's chart), per endpoint and per node the last
@@ -32,6 +32,8 @@ interface EndpointState {
   recent: Timed[];
   inProgress: number;
   lastReportAt: number;
+  /** Streams whose latest report said their outlier detection ejects this endpoint. */
+  ejectedBy: Set<number>;
 }
 
 interface ClusterState {
@@ -70,6 +72,9 @@ export interface EndpointLoadView extends LoadCounts {
   readonly share: number;
   readonly errorRate: number;
   readonly lastReportAt: string;
+  /** Gateways (LRS streams) whose outlier detection ejects it now, of `reporters` reporting the backend. */
+  readonly ejectedBy: number;
+  readonly reporters: number;
 }
 
 export interface ClusterLoadView {
@@ -109,7 +114,10 @@ export class LoadStore {
 
   nodeLeft(streamId: number): void {
     this.nodes.delete(streamId);
-    for (const c of this.clusters.values()) c.inProgressByStream.delete(streamId);
+    for (const c of this.clusters.values()) {
+      c.inProgressByStream.delete(streamId);
+      for (const e of c.endpoints.values()) e.ejectedBy.delete(streamId);
+    }
   }
 
   onChange(listener: () => void): () => void {
@@ -136,6 +144,8 @@ export class LoadStore {
       c.buckets.set(bucket, counts);
       c.dropped += n(cs.total_dropped_requests);
       let inProgress = 0;
+      // A gateway reports every endpoint it ejects, in each report: what it leaves out it does not eject.
+      for (const e of c.endpoints.values()) e.ejectedBy.delete(streamId);
       for (const loc of cs.upstream_locality_stats) {
         const issued = n(loc.total_issued_requests);
         const ok = n(loc.total_successful_requests);
@@ -152,7 +162,8 @@ export class LoadStore {
           if (!sa) continue;
           const key = sa.address.includes(':') ? `[${sa.address}]:${sa.port_value}` : `${sa.address}:${sa.port_value}`;
           let e = c.endpoints.get(key);
-          if (!e) c.endpoints.set(key, (e = { recent: [], inProgress: 0, lastReportAt: at }));
+          if (!e) c.endpoints.set(key, (e = { recent: [], inProgress: 0, lastReportAt: at, ejectedBy: new Set() }));
+          if (ep.load_metric_stats?.some((m) => m.metric_name === OUTLIER_EJECTED_METRIC && m.total_metric_value > 0)) e.ejectedBy.add(streamId);
           e.recent.push({ at, intervalMs, issued: n(ep.total_issued_requests), succeeded: n(ep.total_successful_requests), failed: n(ep.total_error_requests) });
           e.inProgress = n(ep.total_requests_in_progress);
           e.lastReportAt = at;
@@ -223,6 +234,8 @@ export class LoadStore {
         share: total > 0 ? counts.issued / total : 0,
         errorRate: counts.issued > 0 ? counts.failed / counts.issued : 0,
         lastReportAt: new Date(e.lastReportAt).toISOString(),
+        ejectedBy: e.ejectedBy.size,
+        reporters: c.inProgressByStream.size,
       }))
       .sort((a, b) => (a.address < b.address ? -1 : 1));
     const shares = endpoints.map((e) => e.share);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { EJECTION_REASONS } from './outlier-detector.js';
 
 /** Why a call to an endpoint did not produce an HTTP response from the backend. */
 export type HttpGrpcErrorReason =
@@ -21,6 +22,9 @@ export class HttpGrpcMetrics {
   readonly inFlight: Gauge<'backend' | 'endpoint'>;
   /** Requests answered by the gateway because no endpoint could be used (endpoint label ""). */
   readonly noEndpoint: Counter<'backend'>;
+  /** Outlier detection (balancer.ts): ejections by reason, and whether an endpoint is ejected now. */
+  readonly ejections: Counter<'backend' | 'endpoint' | 'reason'>;
+  readonly ejected: Gauge<'backend' | 'endpoint'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -48,6 +52,18 @@ export class HttpGrpcMetrics {
       labelNames: ['backend'],
       registers,
     });
+    this.ejections = new Counter({
+      name: 'metrics_gateway_httpgrpc_outlier_ejections_total',
+      help: 'Endpoints ejected by outlier detection, by reason (consecutive_5xx, consecutive_gateway_failure, success_rate, failure_percentage).',
+      labelNames: ['backend', 'endpoint', 'reason'],
+      registers,
+    });
+    this.ejected = new Gauge({
+      name: 'metrics_gateway_httpgrpc_outlier_ejected',
+      help: '1 while outlier detection keeps new requests away from the endpoint, else 0.',
+      labelNames: ['backend', 'endpoint'],
+      registers,
+    });
   }
 
   /**
@@ -58,6 +74,8 @@ export class HttpGrpcMetrics {
     this.requests.inc({ backend, endpoint }, 0);
     this.inFlight.inc({ backend, endpoint }, 0);
     for (const reason of ERROR_REASONS) this.errors.inc({ backend, endpoint, reason }, 0);
+    for (const reason of EJECTION_REASONS) this.ejections.inc({ backend, endpoint, reason }, 0);
+    this.ejected.set({ backend, endpoint }, 0);
   }
 
   /** Drop an endpoint's series once it is gone, so churning pods do not grow the registry forever. */
@@ -65,5 +83,7 @@ export class HttpGrpcMetrics {
     this.requests.remove({ backend, endpoint });
     this.inFlight.remove({ backend, endpoint });
     for (const reason of ERROR_REASONS) this.errors.remove({ backend, endpoint, reason });
+    for (const reason of EJECTION_REASONS) this.ejections.remove({ backend, endpoint, reason });
+    this.ejected.remove({ backend, endpoint });
   }
 }

@@ -13,7 +13,8 @@ import { GrpcStatus, grpcTimeout, HANDLE_METHOD } from './grpc-wire.js';
 import { tlsOptionsFor } from './tls-options.js';
 import type { HttpGrpcMetrics } from './metrics.js';
 import { classifyError, type CallOutcome } from './outcome.js';
-import { RoundRobinPicker } from './picker.js';
+import { EndpointBalancer, callResult, type EjectionStatus } from './balancer.js';
+import type { BalancingPolicy } from '../../core/balancing.js';
 import { readRequest, requestHeaders } from './request.js';
 import { sendError } from '../respond.js';
 import type { UpstreamContext } from '../upstream.js';
@@ -59,12 +60,16 @@ export interface HttpGrpcUpstreamOptions {
   readonly load?: EndpointLoad;
   /** Connect backoff; gRPC's connection-backoff.md values unless a test shortens them. */
   readonly backoff?: Partial<BackoffSettings>;
+  /** Round robin without outlier detection unless given; setBalancing changes it in place. */
+  readonly balancing?: BalancingPolicy;
 }
 
 export interface EndpointStatus {
   readonly address: string;
   readonly state: ConnectivityState;
   readonly inFlight: number;
+  /** With outlier detection on. */
+  readonly outlier?: EjectionStatus;
 }
 
 /**
@@ -84,7 +89,8 @@ export class HttpGrpcUpstream {
   private readonly scheme: 'http' | 'https';
   /** Current endpoints in the order given, by "host:port". */
   private members = new Map<string, EndpointConnection>();
-  private picker = new RoundRobinPicker<EndpointConnection>([]);
+  /** Picks per request: skips the ejected, then round robin or least request (balancer.ts). */
+  private readonly balancer: EndpointBalancer<EndpointConnection>;
   /** Requests waiting for the next picker (nothing READY, something CONNECTING). */
   private waiters = new Set<() => void>();
   private readonly onConnectivityChange = (): void => this.rebuildPicker();
@@ -111,6 +117,18 @@ export class HttpGrpcUpstream {
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
       backoff: { ...GRPC_BACKOFF, ...opts.backoff },
     });
+    this.balancer = new EndpointBalancer({ backend: opts.backend, logger: this.logger, metrics: this.metrics, ...(opts.load ? { load: opts.load } : {}) });
+    this.balancer.onRebuild = () => this.wakeWaiters();
+    if (opts.balancing) this.balancer.setPolicy(opts.balancing);
+  }
+
+  /** Change round robin / least request and outlier detection in place: connections and counts stay. */
+  setBalancing(policy: BalancingPolicy): void {
+    this.balancer.setPolicy(policy);
+  }
+
+  get balancing(): BalancingPolicy {
+    return this.balancer.current;
   }
 
   /**
@@ -137,11 +155,10 @@ export class HttpGrpcUpstream {
   }
 
   endpoints(): EndpointStatus[] {
-    return [...this.members.values()].map((c) => ({
-      address: c.address,
-      state: c.state,
-      inFlight: c.inFlight,
-    }));
+    return [...this.members.values()].map((c) => {
+      const outlier = this.balancer.status(c.address);
+      return { address: c.address, state: c.state, inFlight: c.inFlight, ...(outlier ? { outlier } : {}) };
+    });
   }
 
   /** Connections this upstream's pool holds open, removed ones still finishing calls included. */
@@ -150,13 +167,15 @@ export class HttpGrpcUpstream {
   }
 
   private rebuildPicker(): void {
-    const ready: EndpointConnection[] = [];
-    for (const c of this.members.values()) if (c.state === 'READY') ready.push(c);
-    const previous = this.picker;
-    this.picker = new RoundRobinPicker(ready, previous.cursor);
-    if (ready.length !== previous.ready.length) {
-      this.logger.info({ ready: ready.map((c) => c.address), endpoints: this.members.size }, 'httpgrpc ready endpoints changed');
+    const before = this.balancer.readyCount;
+    this.balancer.rebuild(this.members.values());
+    if (this.balancer.readyCount !== before) {
+      const ready = [...this.members.values()].filter((c) => c.state === 'READY').map((c) => c.address);
+      this.logger.info({ ready, endpoints: this.members.size }, 'httpgrpc ready endpoints changed');
     }
+  }
+
+  private wakeWaiters(): void {
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const wake of waiters) wake();
@@ -172,7 +191,7 @@ export class HttpGrpcUpstream {
   /** A READY endpoint, waiting for later pickers while one is still connecting, up to the deadline. */
   private async pickReady(deadline: number, tried: ReadonlySet<EndpointConnection>, signal: ClientGone): Promise<EndpointConnection | undefined> {
     for (;;) {
-      const conn = this.picker.pick(tried);
+      const conn = this.balancer.pick(tried);
       if (conn !== undefined) return conn;
       const remaining = deadline - Date.now();
       if (!this.anyConnecting() || signal.aborted || remaining <= 0) return undefined;
@@ -278,7 +297,7 @@ export class HttpGrpcUpstream {
     let lastFailure = '';
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       // The common case picks at once; only an empty picker waits (a promise per request is not free).
-      const conn = this.picker.pick(tried) ?? (await this.pickReady(deadline, tried, signal));
+      const conn = this.balancer.pick(tried) ?? (await this.pickReady(deadline, tried, signal));
       if (signal.aborted) return;
       if (conn === undefined) break;
       tried.add(conn);
@@ -301,7 +320,7 @@ export class HttpGrpcUpstream {
     this.metrics.noEndpoint.inc({ backend: this.backend });
     const failure =
       tried.size === 0
-        ? `${this.describe()}: no READY endpoint (${this.picker.ready.length}/${this.members.size} ready)`
+        ? `${this.describe()}: no READY endpoint (${this.balancer.readyCount}/${this.members.size} ready)`
         : `${this.describe()}: no endpoint took the request after ${tried.size} tries${lastFailure}`;
     ctx?.onUpstreamError('unavailable', new Error(failure));
     sendError(res, 'UPSTREAM_UNAVAILABLE', failure);
@@ -336,6 +355,8 @@ export class HttpGrpcUpstream {
         }
         // Failed for load reports: no answer, or a 5xx answer (the backend's own, carried in the call).
         loadDone?.(outcome.kind !== 'response' || outcome.response.code >= 500);
+        const result = callResult(outcome);
+        if (result !== undefined) this.balancer.record(conn.address, result);
         if (outcome.kind !== 'response') {
           this.metrics.errors.inc({ ...labels, reason: outcome.kind === 'retry' ? 'not_sent' : outcome.reason });
         }
@@ -375,5 +396,6 @@ export class HttpGrpcUpstream {
     }
     this.members = new Map();
     this.rebuildPicker();
+    this.balancer.close();
   }
 }

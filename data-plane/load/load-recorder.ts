@@ -1,5 +1,5 @@
 import type { ClusterStatsMessage, UpstreamEndpointStatsMessage } from '../../xds/lrs-service.js';
-import { msDuration } from '../../xds/lrs-service.js';
+import { msDuration, OUTLIER_EJECTED_METRIC } from '../../xds/lrs-service.js';
 
 // What the gateway reports over LRS (load_report.proto): per backend (cluster) and per endpoint,
 // requests issued, succeeded, failed and in progress since the last report. "Failed" is the
@@ -13,6 +13,8 @@ import { msDuration } from '../../xds/lrs-service.js';
 /** Tells when a request is handed to `endpoint` ("host:port"); call the result once with its outcome. */
 export interface EndpointLoad {
   start(endpoint: string): (failed: boolean) => void;
+  /** Outlier detection ejected `endpoint` (true) or let it back (false): reported until it returns. */
+  ejected?(endpoint: string, ejected: boolean): void;
 }
 
 interface Counts {
@@ -20,13 +22,19 @@ interface Counts {
   succeeded: number;
   failed: number;
   inProgress: number;
+  /** Ejected by this process's outlier detection, or by another's (absorb), by source. */
+  ejected?: Set<string>;
 }
+
+const SELF = '';
 
 export class LoadRecorder {
   private readonly clusters = new Map<string, Map<string, Counts>>();
   /** Per other process (absorb): its in-progress count per cluster and endpoint, last told. */
   private readonly remoteInProgress = new Map<string, Map<string, { c: Counts; n: number }>>();
   private lastReportAt: number;
+  /** Per other process: the endpoints its last report said it ejected. */
+  private readonly remoteEjected = new Map<string, Set<Counts>>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.lastReportAt = now();
@@ -49,7 +57,13 @@ export class LoadRecorder {
           else c.succeeded++;
         };
       },
+      ejected: (endpoint, on) => this.setEjected(this.counts(cluster, endpoint), SELF, on),
     };
+  }
+
+  private setEjected(c: Counts, source: string, on: boolean): void {
+    if (on) (c.ejected ??= new Set()).add(source);
+    else if (c.ejected?.delete(source) && c.ejected.size === 0) c.ejected = undefined;
   }
 
   /**
@@ -65,7 +79,8 @@ export class LoadRecorder {
       const total: Counts = { issued: 0, succeeded: 0, failed: 0, inProgress: 0 };
       const stats: UpstreamEndpointStatsMessage[] = [];
       for (const [endpoint, c] of endpoints) {
-        if (c.issued === 0 && c.succeeded === 0 && c.failed === 0 && c.inProgress === 0) {
+        // An ejected endpoint gets no requests, yet stays in the report: the metric says it is ejected.
+        if (c.issued === 0 && c.succeeded === 0 && c.failed === 0 && c.inProgress === 0 && c.ejected === undefined) {
           endpoints.delete(endpoint);
           continue;
         }
@@ -79,6 +94,7 @@ export class LoadRecorder {
           total_successful_requests: c.succeeded,
           total_error_requests: c.failed,
           total_requests_in_progress: c.inProgress,
+          ...(c.ejected ? { load_metric_stats: [{ metric_name: OUTLIER_EJECTED_METRIC, num_requests_finished_with_metric: 1, total_metric_value: 1 }] } : {}),
         });
         c.issued = c.succeeded = c.failed = 0;
       }
@@ -114,6 +130,7 @@ export class LoadRecorder {
   absorb(source: string, stats: readonly ClusterStatsMessage[]): void {
     const before = this.remoteInProgress.get(source) ?? new Map<string, { c: Counts; n: number }>();
     const now = new Map<string, { c: Counts; n: number }>();
+    const ejectedNow = new Set<Counts>();
     for (const cs of stats) {
       for (const loc of cs.upstream_locality_stats) {
         for (const e of loc.upstream_endpoint_stats) {
@@ -124,6 +141,10 @@ export class LoadRecorder {
           c.issued += Number(e.total_issued_requests);
           c.succeeded += Number(e.total_successful_requests);
           c.failed += Number(e.total_error_requests);
+          if (e.load_metric_stats?.some((m) => m.metric_name === OUTLIER_EJECTED_METRIC && m.total_metric_value > 0)) {
+            this.setEjected(c, source, true);
+            ejectedNow.add(c);
+          }
           const key = `${cs.cluster_name}\u0000${endpoint}`;
           const n = Number(e.total_requests_in_progress);
           c.inProgress += n - (before.get(key)?.n ?? 0);
@@ -133,6 +154,9 @@ export class LoadRecorder {
       }
     }
     for (const { c, n } of before.values()) c.inProgress -= n;
+    for (const c of this.remoteEjected.get(source) ?? []) if (!ejectedNow.has(c)) this.setEjected(c, source, false);
+    if (ejectedNow.size > 0) this.remoteEjected.set(source, ejectedNow);
+    else this.remoteEjected.delete(source);
     if (now.size > 0) this.remoteInProgress.set(source, now);
     else this.remoteInProgress.delete(source);
   }

@@ -158,13 +158,14 @@
       const lm = b.lastMinute;
       const eps = b.endpoints.map((e) => `<tr data-endpoint="${esc(e.address)}" data-share="${e.share}">` +
         `<td>${esc(e.address)}</td><td><span class="bar"><span style="width:${(e.share * 100).toFixed(1)}%"></span></span> ${pct(e.share)}</td>` +
-        `<td class="num ${e.errorRate > 0 ? 'err' : ''}">${pct(e.errorRate)}</td><td>${esc(e.source)}</td>` +
+        `<td class="num ${e.errorRate > 0 ? 'err' : ''}">${pct(e.errorRate)}</td>` +
+        `<td class="ejected ${e.ejectedBy > 0 ? 'err' : ''}">${e.ejectedBy > 0 ? `ejected by ${e.ejectedBy} of ${e.reporters} gateways` : '–'}</td><td>${esc(e.source)}</td>` +
         `<td title="${esc(e.lastSeenInDns)}">${e.lastSeenInDns ? ago(e.lastSeenInDns) : '–'}</td></tr>`).join('');
       card.querySelector('.info').innerHTML =
         `<h3>${esc(b.name)} <small>${esc(b.kind)}</small></h3><div>${esc(b.url)}</div>` +
         `<div>last minute: ${lm ? `${rate(lm.rps)} req/s, <span class="${lm.failed ? 'err' : ''}">${rate(lm.errorRps)} failed/s</span>, ${lm.inProgress} in progress` : 'no load reports yet'}` +
         ` · imbalance (max/min share): <span class="imbalance">${b.imbalance === null ? '–' : b.imbalance.toFixed(2)}</span></div>` +
-        `<table class="endpoints"><thead><tr><th>Endpoint</th><th>Share, last minute</th><th>Errors</th><th>Source</th><th>Last seen in DNS</th></tr></thead><tbody>${eps}</tbody></table>`;
+        `<table class="endpoints"><thead><tr><th>Endpoint</th><th>Share, last minute</th><th>Errors</th><th>Outlier</th><th>Source</th><th>Last seen in DNS</th></tr></thead><tbody>${eps}</tbody></table>`;
       chart(b.name, card.querySelector('.chart'), b.series);
     }
     for (const card of [...root.children]) if (!list.some((b) => b.name === card.dataset.backend)) { card.remove(); charts.delete(card.dataset.backend); }

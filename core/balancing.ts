@@ -1,0 +1,60 @@
+// How a gateway balances over a backend's endpoints: the policy (round robin or least request) and
+// Envoy's outlier detection. Shared by both planes: the control plane fills it from config and
+// writes the standard Cluster fields (xds/balancing-policy.ts), the data plane reads those fields
+// back into the same value.
+
+export const LOAD_BALANCING = ['round_robin', 'least_request'] as const;
+export type LoadBalancing = (typeof LOAD_BALANCING)[number];
+
+/**
+ * envoy.config.cluster.v3.OutlierDetection, the fields we implement, durations in milliseconds.
+ * Percentages are 0..100; success_rate_stdev_factor is in thousandths as in Envoy (1900 = 1.9).
+ */
+export interface OutlierDetectionSettings {
+  readonly consecutive_5xx: number;
+  readonly consecutive_gateway_failure: number;
+  readonly interval_ms: number;
+  readonly base_ejection_time_ms: number;
+  readonly max_ejection_time_ms: number;
+  readonly max_ejection_percent: number;
+  readonly enforcing_consecutive_5xx: number;
+  readonly enforcing_consecutive_gateway_failure: number;
+  readonly enforcing_success_rate: number;
+  readonly success_rate_minimum_hosts: number;
+  readonly success_rate_request_volume: number;
+  readonly success_rate_stdev_factor: number;
+  readonly enforcing_failure_percentage: number;
+  readonly failure_percentage_threshold: number;
+  readonly failure_percentage_minimum_hosts: number;
+  readonly failure_percentage_request_volume: number;
+  readonly always_eject_one_host: boolean;
+}
+
+/** Envoy's defaults (outlier_detection.proto), which gRFC A50 keeps for gRPC clients. */
+export const OUTLIER_DEFAULTS: OutlierDetectionSettings = {
+  consecutive_5xx: 5,
+  consecutive_gateway_failure: 5,
+  interval_ms: 10_000,
+  base_ejection_time_ms: 30_000,
+  max_ejection_time_ms: 300_000,
+  max_ejection_percent: 10,
+  enforcing_consecutive_5xx: 100,
+  enforcing_consecutive_gateway_failure: 0,
+  enforcing_success_rate: 100,
+  success_rate_minimum_hosts: 5,
+  success_rate_request_volume: 100,
+  success_rate_stdev_factor: 1900,
+  enforcing_failure_percentage: 0,
+  failure_percentage_threshold: 85,
+  failure_percentage_minimum_hosts: 5,
+  failure_percentage_request_volume: 50,
+  always_eject_one_host: false,
+};
+
+export interface BalancingPolicy {
+  readonly loadBalancing: LoadBalancing;
+  /** Undefined: no outlier detection (Envoy: the message is absent). */
+  readonly outlierDetection?: OutlierDetectionSettings;
+}
+
+export const PLAIN_ROUND_ROBIN: BalancingPolicy = { loadBalancing: 'round_robin' };
