@@ -43,7 +43,7 @@ const STARTUP: Case[] = [
     'unknown key in a backend block',
     proxy('    ruler:\n      timout: 5s\n'),
     [],
-    'FILE:4:7: unknown key "gateway.proxy.ruler.timout"; did you mean "timeout"? valid keys under gateway.proxy.ruler: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify',
+    'FILE:4:7: unknown key "gateway.proxy.ruler.timout"; did you mean "timeout"? valid keys under gateway.proxy.ruler: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify, load_balancing, outlier_detection',
   ],
   [
     'unknown key under gateway.xds (a shortened name)',
