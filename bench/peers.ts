@@ -18,6 +18,8 @@ interface Peer {
   requests(): number;
   connections(): number;
   firstAt: number | undefined;
+  /** httpgrpc peers only: how they answer (bench 'behave'). */
+  behaviour?: { status: number; delayMs: number };
   close(): Promise<void>;
 }
 
@@ -37,9 +39,12 @@ async function startGrpc(host: string, port: number): Promise<Peer> {
     firstAt: undefined,
     close: async () => server.kill(),
   };
-  server.handler = () => {
+  server.handler = async () => {
     peer.firstAt ??= Date.now();
-    return OK;
+    const b = peer.behaviour;
+    if (b === undefined) return OK;
+    if (b.delayMs > 0) await new Promise((r) => setTimeout(r, b.delayMs));
+    return b.status >= 400 ? { dskitError: { code: b.status, body: 'bench: told to fail\n' } } : OK;
   };
   return peer;
 }
@@ -117,6 +122,12 @@ async function handle(cmd: PeerCommand): Promise<unknown> {
       return startAll(cmd.hosts, 0, startHttp);
     case 'counts':
       return counts();
+    case 'behave': {
+      const peer = peers.get(cmd.peer);
+      if (!peer) throw new Error(`no peer ${cmd.peer}`);
+      peer.behaviour = cmd.status === 200 && cmd.delayMs === 0 ? undefined : { status: cmd.status, delayMs: cmd.delayMs };
+      return null;
+    }
     case 'sample':
       clearInterval(sampler);
       timeline = [];

@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet dns]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet dns od lr hb]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -20,6 +20,7 @@ import { balance } from './scenarios/balance.js';
 import { dnsNames } from './scenarios/dns-names.js';
 import { fleetBench } from './scenarios/fleet.js';
 import { grpcFloor } from './scenarios/grpc-floor.js';
+import { healthyOverhead, sickDistributor, slowDistributor } from './scenarios/health-balancing.js';
 import { memory } from './scenarios/memory.js';
 import { profile } from './scenarios/profile.js';
 import { reload } from './scenarios/reload.js';
@@ -30,7 +31,9 @@ import { workers } from './scenarios/workers.js';
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
 const CONTROL_PLANE = ['fleet', 'dns'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE]);
+/** Balancing that sees health (issue 19): sick distributor + Prometheus, slow distributor, healthy overhead. */
+const HEALTH = ['od', 'lr', 'hb'] as const;
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE, ...HEALTH]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -156,6 +159,12 @@ async function main(): Promise<number> {
       const r = await auth(ctx);
       md.push(r.md);
       json['auth'] = r.json;
+    }
+    for (const [key, run] of [['od', sickDistributor], ['lr', slowDistributor], ['hb', healthyOverhead]] as const) {
+      if (!chosen.has(key)) continue;
+      const r = await run(ctx);
+      md.push(r.md);
+      json[key] = r.json;
     }
     if (chosen.has('profile')) {
       const r = await profile(ctx);

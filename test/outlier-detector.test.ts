@@ -169,4 +169,16 @@ describe('outcome classification and least request', () => {
     expect(counts.get(eps[0]!) ?? 0).toBe(0);
     expect(counts.get(eps[1]!)!).toBeGreaterThan(counts.get(eps[2]!)!);
   });
+
+  it('breaks ties (sequential clients: nothing in flight) towards the endpoint picked less often', () => {
+    const idle = [{ inFlight: 0 }, { inFlight: 0 }, { inFlight: 0 }];
+    const p = new LeastRequestPicker(idle);
+    const counts = new Map<object, number>();
+    for (let i = 0; i < 3000; i++) {
+      const e = p.pick()!;
+      counts.set(e, (counts.get(e) ?? 0) + 1);
+    }
+    const n = [...counts.values()];
+    expect(Math.max(...n) - Math.min(...n)).toBeLessThanOrEqual(10);
+  });
 });

@@ -48,6 +48,9 @@ export class Peers {
     });
   }
 
+  behave(peer: string, status: number, delayMs = 0): Promise<null> {
+    return this.call({ op: 'behave', peer, status, delayMs });
+  }
   dns(): Promise<number> {
     return this.call({ op: 'dns' });
   }

@@ -9,6 +9,8 @@ export type PeerCommand =
   | { readonly op: 'grpc'; readonly hosts: readonly string[]; readonly port?: number }
   /** node:http backends answering 200 on `hosts`, one shared port. */
   | { readonly op: 'http'; readonly hosts: readonly string[] }
+  /** How an httpgrpc peer ("host:port") answers from now on: this HTTP status (dskit-style for >= 400), after delayMs. */
+  | { readonly op: 'behave'; readonly peer: string; readonly status: number; readonly delayMs: number }
   | { readonly op: 'counts' }
   /** Start (everyMs > 0) or stop sampling every peer's request count. */
   | { readonly op: 'sample'; readonly everyMs: number }

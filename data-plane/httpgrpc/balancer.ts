@@ -27,14 +27,20 @@ export interface Picker<T> {
 
 /**
  * Envoy's least_request with choice_count 2 and equal weights (N_CHOICES): two distinct endpoints at
- * random, the one with fewer calls in flight; a tie keeps the first. Endpoints already tried by the
- * request are skipped while another is left.
+ * random, the one with fewer calls in flight. A tie goes to the one this picker chose less often
+ * (Envoy keeps the first): with sequential clients every pick is a tie, and random tie-breaks
+ * left 3 endpoints at max/min 1.03-1.05 over a thousand requests; two choices on pick counts stay
+ * within a few requests. Endpoints already tried by the request are skipped while another is left.
  */
 export class LeastRequestPicker<T extends { readonly inFlight: number }> implements Picker<T> {
+  private readonly picks: Uint32Array;
+
   constructor(
     readonly ready: readonly T[],
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.picks = new Uint32Array(ready.length);
+  }
 
   get cursor(): number {
     return 0;
@@ -42,16 +48,21 @@ export class LeastRequestPicker<T extends { readonly inFlight: number }> impleme
 
   pick(avoid?: ReadonlySet<T>): T | undefined {
     const all = this.ready;
-    const list = avoid === undefined || avoid.size === 0 ? all : all.filter((c) => !avoid.has(c));
-    const from = list.length > 0 ? list : all;
-    const n = from.length;
-    if (n <= 1) return from[0];
+    const n = all.length;
+    if (n <= 1) return all[0];
+    if (avoid !== undefined && avoid.size > 0) {
+      const rest = all.filter((c) => !avoid.has(c));
+      if (rest.length === 1) return rest[0];
+      if (rest.length > 1) return new LeastRequestPicker(rest, this.random).pick();
+    }
     const i = Math.floor(this.random() * n);
     let j = Math.floor(this.random() * (n - 1));
     if (j >= i) j++;
-    const first = from[i]!;
-    const second = from[j]!;
-    return second.inFlight < first.inFlight ? second : first;
+    const a = all[i]!.inFlight;
+    const b = all[j]!.inFlight;
+    const k = b < a || (b === a && this.picks[j]! < this.picks[i]!) ? j : i;
+    this.picks[k]!++;
+    return all[k];
   }
 }
 
