@@ -77,7 +77,7 @@ export function backendsView(deps: DashboardDeps): unknown {
     for (const l of byAddress.values()) {
       endpoints.push({ address: l.address, source: 'reported, not served any more', lastSeenInDns: null, share: l.share, issued: l.issued, failed: l.failed, errorRate: l.errorRate, ...ejectedOf(l) });
     }
-    return { name: b.name, url: b.url, kind: b.kind, imbalance: load?.imbalance ?? null, lastMinute: load?.lastMinute ?? null, series: load?.series ?? [], endpoints };
+    return { name: b.name, url: b.url, kind: b.kind, balancing: b.balancing, imbalance: load?.imbalance ?? null, lastMinute: load?.lastMinute ?? null, series: load?.series ?? [], endpoints };
   });
 }
 

@@ -1,3 +1,4 @@
+import type { BalancingPolicy } from '../../core/balancing.js';
 import { dnsTargetKey, formatHostPort, type Backend, type Endpoint } from '../../core/model.js';
 
 // What each published snapshot meant, in an operator's words: the backends (URL, kind, endpoints and
@@ -18,6 +19,8 @@ export interface BackendView {
   /** The dns:// target key, for joining the DNS watcher's state. */
   readonly dnsTarget: string | null;
   readonly endpoints: readonly BackendEndpointView[];
+  /** httpgrpc: "least_request, outlier detection (consecutive_5xx 5, ...)"; '' for http. */
+  readonly balancing: string;
 }
 
 export interface HistoryEntry {
@@ -31,7 +34,7 @@ export const HISTORY_LENGTH = 50;
 export function backendViews(backends: readonly Backend[], answers: ReadonlyMap<string, readonly Endpoint[]>): BackendView[] {
   return backends.map((b) => {
     if (b.target.kind === 'http') {
-      return { name: b.name, url: b.url, kind: 'http', dnsTarget: null, endpoints: [{ address: formatHostPort(b.target.host, b.target.port), source: 'url' }] };
+      return { name: b.name, url: b.url, kind: 'http', dnsTarget: null, endpoints: [{ address: formatHostPort(b.target.host, b.target.port), source: 'url' }], balancing: '' };
     }
     const key = dnsTargetKey(b.target);
     const eps = answers.get(key) ?? [];
@@ -41,8 +44,17 @@ export function backendViews(backends: readonly Backend[], answers: ReadonlyMap<
       kind: 'httpgrpc',
       dnsTarget: key,
       endpoints: eps.map((e) => ({ address: formatHostPort(e.address, e.port), source: `dns ${b.target.kind === 'dns' ? b.target.host : ''}` })),
+      balancing: describeBalancing(b.balancing),
     };
   });
+}
+
+/** A backend's balancing in an operator's words. */
+export function describeBalancing(p: BalancingPolicy | undefined): string {
+  const lb = p?.loadBalancing ?? 'round_robin';
+  const od = p?.outlierDetection;
+  if (od === undefined) return lb;
+  return `${lb}, outlier detection (consecutive_5xx ${od.consecutive_5xx}, base_ejection_time ${od.base_ejection_time_ms / 1000}s, max_ejection_percent ${od.max_ejection_percent})`;
 }
 
 /** The differences between two backend sets, one line each. */
@@ -57,6 +69,7 @@ export function describeChanges(before: readonly BackendView[], after: readonly 
       continue;
     }
     if (old.url !== b.url) out.push(`${b.name} url ${old.url} → ${b.url}`);
+    if (old.balancing !== b.balancing) out.push(`${b.name} balancing ${old.balancing} → ${b.balancing}`);
     const oldEps = new Set(old.endpoints.map((e) => e.address));
     const newEps = new Set(b.endpoints.map((e) => e.address));
     const added = [...newEps].filter((a) => !oldEps.has(a)).map((a) => `+${a}`);
