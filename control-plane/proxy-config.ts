@@ -5,7 +5,7 @@
 import { BACKEND_NAMES, type Backend, type BackendName } from '../core/model.js';
 import { field, positive, section, type FieldValue, type Section, type ValueTree } from '../core/config-schema.js';
 import { parseBackendUrl } from '../core/backend-url.js';
-import { LOAD_BALANCING, OUTLIER_DEFAULTS, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings } from '../core/balancing.js';
+import { LOAD_BALANCING, OUTLIER_DEFAULTS, outlierSettings, type BalancingPolicy, type LoadBalancing } from '../core/balancing.js';
 
 const checkUrl = (v: FieldValue): string | undefined => {
   if (typeof v !== 'string' || v.trim() === '') return undefined;
@@ -106,26 +106,7 @@ function balancingOf(v: ValueTree): BalancingPolicy {
   const lb = String(v['load_balancing'] ?? 'round_robin') as LoadBalancing;
   const od = v['outlier_detection'];
   if (od === undefined || typeof od !== 'object' || od['enabled'] !== true) return { loadBalancing: lb };
-  const n = (key: string, d: number): number => (typeof od[key] === 'number' ? (od[key] as number) : d);
-  const settings: OutlierDetectionSettings = {
-    consecutive_5xx: n('consecutive_5xx', D.consecutive_5xx),
-    consecutive_gateway_failure: n('consecutive_gateway_failure', D.consecutive_gateway_failure),
-    interval_ms: n('interval', D.interval_ms),
-    base_ejection_time_ms: n('base_ejection_time', D.base_ejection_time_ms),
-    max_ejection_time_ms: n('max_ejection_time', D.max_ejection_time_ms),
-    max_ejection_percent: n('max_ejection_percent', D.max_ejection_percent),
-    enforcing_consecutive_5xx: n('enforcing_consecutive_5xx', D.enforcing_consecutive_5xx),
-    enforcing_consecutive_gateway_failure: n('enforcing_consecutive_gateway_failure', D.enforcing_consecutive_gateway_failure),
-    enforcing_success_rate: n('enforcing_success_rate', D.enforcing_success_rate),
-    success_rate_minimum_hosts: n('success_rate_minimum_hosts', D.success_rate_minimum_hosts),
-    success_rate_request_volume: n('success_rate_request_volume', D.success_rate_request_volume),
-    success_rate_stdev_factor: n('success_rate_stdev_factor', D.success_rate_stdev_factor),
-    enforcing_failure_percentage: n('enforcing_failure_percentage', D.enforcing_failure_percentage),
-    failure_percentage_threshold: n('failure_percentage_threshold', D.failure_percentage_threshold),
-    failure_percentage_minimum_hosts: n('failure_percentage_minimum_hosts', D.failure_percentage_minimum_hosts),
-    failure_percentage_request_volume: n('failure_percentage_request_volume', D.failure_percentage_request_volume),
-    always_eject_one_host: od['always_eject_one_host'] === true,
-  };
+  const settings = outlierSettings((name) => (typeof od[name] === 'number' ? (od[name] as number) : undefined), od['always_eject_one_host'] === true);
   return { loadBalancing: lb, outlierDetection: settings };
 }
 

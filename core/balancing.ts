@@ -51,6 +51,26 @@ export const OUTLIER_DEFAULTS: OutlierDetectionSettings = {
   always_eject_one_host: false,
 };
 
+/** Settings fields by their Envoy (and YAML) name; durations are the `*_ms` fields. */
+const ENVOY_NAMES: ReadonlyArray<readonly [Exclude<keyof OutlierDetectionSettings, 'always_eject_one_host'>, string]> = (
+  Object.keys(OUTLIER_DEFAULTS) as (keyof OutlierDetectionSettings)[]
+)
+  .filter((k): k is Exclude<keyof OutlierDetectionSettings, 'always_eject_one_host'> => k !== 'always_eject_one_host')
+  .map((k) => [k, k.endsWith('_ms') ? k.slice(0, -3) : k] as const);
+
+/** Envoy field names that are durations (google.protobuf.Duration; YAML durations). */
+export const OUTLIER_DURATIONS: ReadonlySet<string> = new Set(ENVOY_NAMES.filter(([k]) => k.endsWith('_ms')).map(([, n]) => n));
+
+/**
+ * Settings from any source that names fields as Envoy does (a YAML block, a decoded Cluster):
+ * `get(name)` gives the number (milliseconds for durations) or undefined for Envoy's default.
+ */
+export function outlierSettings(get: (envoyName: string) => number | undefined, alwaysEjectOneHost: boolean): OutlierDetectionSettings {
+  const out: Record<string, number | boolean> = { always_eject_one_host: alwaysEjectOneHost };
+  for (const [key, name] of ENVOY_NAMES) out[key] = get(name) ?? OUTLIER_DEFAULTS[key];
+  return out as unknown as OutlierDetectionSettings;
+}
+
 export interface BalancingPolicy {
   readonly loadBalancing: LoadBalancing;
   /** Undefined: no outlier detection (Envoy: the message is absent). */

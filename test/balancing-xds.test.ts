@@ -16,7 +16,7 @@ import { TYPE_URL } from '../xds/resource.js';
 import { validateResource } from '../xds/validate.js';
 import { balancingFromCluster, LEAST_REQUEST_TYPE_URL, ROUND_ROBIN_TYPE_URL } from '../xds/balancing-policy.js';
 import type { ValueTree } from '../core/config-schema.js';
-import type { PlainMessage } from '../xds/protos.js';
+import { decodeResource, encodeResource, type PlainMessage } from '../xds/protos.js';
 import type { DecodedCluster } from '../xds/decoded.js';
 import { startDistributors, type Distributors } from './support/distributors.js';
 import { getJson, nodesOf, snapshotOf, until, startControlPlane, type RunningControlPlane } from './support/control-plane.js';
@@ -53,6 +53,12 @@ describe('balancing config → standard Cluster fields', () => {
     expect(c['outlier_detection']).toMatchObject({ consecutive_5xx: { value: 4 }, interval: { nanos: 500_000_000 }, base_ejection_time: { seconds: 60 }, max_ejection_percent: { value: 34 }, success_rate_stdev_factor: { value: 1900 } });
     const back = balancingFromCluster(c as unknown as DecodedCluster);
     expect(back).toEqual({ loadBalancing: 'least_request', outlierDetection: { ...OUTLIER_DEFAULTS, consecutive_5xx: 4, interval_ms: 500, base_ejection_time_ms: 60_000, max_ejection_percent: 34 } });
+  });
+
+  it('reads zeros back as zeros after the wire (empty wrappers), not as Envoy defaults', () => {
+    const c = clusterOf(block('dns:///distributor:9095', OUTLIER(0) + '        enforcing_success_rate: 0\n'));
+    const decoded = decodeResource(TYPE_URL.cluster, encodeResource(TYPE_URL.cluster, c)) as unknown as DecodedCluster;
+    expect(balancingFromCluster(decoded).outlierDetection).toMatchObject({ consecutive_5xx: 0, enforcing_success_rate: 0, consecutive_gateway_failure: 5, interval_ms: 500 });
   });
 
   it('adds nothing for the defaults (round robin, no outlier detection), so existing Clusters are unchanged', () => {

@@ -2,7 +2,7 @@
 // `outlier_detection` and `load_balancing_policy`, the data plane reads them back. Standard fields
 // (not our metadata), so Envoy, gRPC proxyless clients and our gateways all read the same intent.
 
-import { OUTLIER_DEFAULTS, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings } from '../core/balancing.js';
+import { OUTLIER_DURATIONS, outlierSettings, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings } from '../core/balancing.js';
 import type { DecodedDuration } from './decoded.js';
 import type { PlainMessage } from './protos.js';
 
@@ -82,8 +82,7 @@ export interface BalancingFields {
   readonly outlier_detection?: DecodedOutlier;
 }
 
-function ms(d: DecodedDuration | undefined, fallback: number): number {
-  if (d === undefined) return fallback;
+function ms(d: DecodedDuration): number {
   return Number(d.seconds ?? 0) * 1000 + Math.round(Number(d.nanos ?? 0) / 1e6);
 }
 
@@ -103,31 +102,14 @@ export function balancingFromCluster(c: BalancingFields): BalancingPolicy {
   }
   const od = c.outlier_detection;
   if (od === undefined) return { loadBalancing };
-  const D = OUTLIER_DEFAULTS;
-  const n = (k: keyof OutlierDetectionSettings & string, d: number): number => {
-    const v = od[k] as DecodedU32 | undefined;
-    return typeof v?.value === 'number' ? v.value : d;
+  const value = (name: string): number | undefined => {
+    const v = od[name];
+    if (v === undefined || typeof v === 'boolean') return undefined;
+    // A wrapper that is present but empty holds 0 (proto3 leaves the default out of the encoding).
+    return OUTLIER_DURATIONS.has(name) ? ms(v as DecodedDuration) : ((v as DecodedU32).value ?? 0);
   };
-  const dur = (k: string, d: number): number => ms(od[k] as DecodedDuration | undefined, d);
-  const outlierDetection: OutlierDetectionSettings = {
-    consecutive_5xx: n('consecutive_5xx', D.consecutive_5xx),
-    consecutive_gateway_failure: n('consecutive_gateway_failure', D.consecutive_gateway_failure),
-    interval_ms: dur('interval', D.interval_ms),
-    base_ejection_time_ms: dur('base_ejection_time', D.base_ejection_time_ms),
-    // Envoy: max_ejection_time defaults to 300 s or base_ejection_time, whichever is larger.
-    max_ejection_time_ms: Math.max(dur('max_ejection_time', D.max_ejection_time_ms), dur('base_ejection_time', D.base_ejection_time_ms)),
-    max_ejection_percent: n('max_ejection_percent', D.max_ejection_percent),
-    enforcing_consecutive_5xx: n('enforcing_consecutive_5xx', D.enforcing_consecutive_5xx),
-    enforcing_consecutive_gateway_failure: n('enforcing_consecutive_gateway_failure', D.enforcing_consecutive_gateway_failure),
-    enforcing_success_rate: n('enforcing_success_rate', D.enforcing_success_rate),
-    success_rate_minimum_hosts: n('success_rate_minimum_hosts', D.success_rate_minimum_hosts),
-    success_rate_request_volume: n('success_rate_request_volume', D.success_rate_request_volume),
-    success_rate_stdev_factor: n('success_rate_stdev_factor', D.success_rate_stdev_factor),
-    enforcing_failure_percentage: n('enforcing_failure_percentage', D.enforcing_failure_percentage),
-    failure_percentage_threshold: n('failure_percentage_threshold', D.failure_percentage_threshold),
-    failure_percentage_minimum_hosts: n('failure_percentage_minimum_hosts', D.failure_percentage_minimum_hosts),
-    failure_percentage_request_volume: n('failure_percentage_request_volume', D.failure_percentage_request_volume),
-    always_eject_one_host: (od['always_eject_one_host'] as { value?: boolean } | undefined)?.value === true,
-  };
+  const read = outlierSettings(value, (od['always_eject_one_host'] as { value?: boolean } | undefined)?.value === true);
+  // Envoy: max_ejection_time defaults to 300 s or base_ejection_time, whichever is larger.
+  const outlierDetection: OutlierDetectionSettings = { ...read, max_ejection_time_ms: Math.max(read.max_ejection_time_ms, read.base_ejection_time_ms) };
   return { loadBalancing, outlierDetection };
 }
