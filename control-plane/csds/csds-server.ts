@@ -63,6 +63,27 @@ function timestamp(iso: string | undefined): Timestamp | null {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
+/** One GenericXdsConfig per type of a node; all UNKNOWN for a node whose replica does not answer. */
+function typeConfigs(r: FleetNode): GenericXdsConfigMessage[] {
+  return TYPE_ORDER.map((typeUrl): GenericXdsConfigMessage => {
+    const t = r.types.get(typeUrl);
+    if (r.liveness === 'unknown') {
+      return { type_url: typeUrl, name: '', version_info: t?.lastSent?.version ?? '', last_updated: null, config_status: 'UNKNOWN', client_status: 'UNKNOWN', error_state: null };
+    }
+    const state = typeSyncState(t);
+    const nack = state === 'nacked' ? t?.lastNack : null;
+    return {
+      type_url: typeUrl,
+      name: '',
+      version_info: t?.lastSent?.version ?? '',
+      last_updated: timestamp(t?.ackedAt ?? t?.lastSent?.at),
+      config_status: CONFIG_STATUS[state],
+      client_status: CLIENT_STATUS[state],
+      error_state: nack ? { details: nack.message, version_info: nack.version, last_update_attempt: timestamp(nack.at) } : null,
+    };
+  });
+}
+
 /** The answer to one request; throws UnsupportedMatcherError for a request it cannot honour. */
 export function clientStatus(nodes: readonly FleetNode[], req: ClientStatusRequestMessage): ClientStatusResponseMessage {
   const wanted = nodeIdPredicate(req.node_matchers ?? []);
@@ -70,32 +91,14 @@ export function clientStatus(nodes: readonly FleetNode[], req: ClientStatusReque
     .filter((r) => r.liveness !== 'disconnected' && r.nodeId !== '' && wanted(r.nodeId))
     .map((r) => {
       const v = r.view();
-      return {
-      node: {
+      const node = {
         id: v.nodeId,
         cluster: v.cluster,
         user_agent_name: v.userAgentName,
         user_agent_version: v.userAgentVersion,
         metadata: Object.keys(v.metadata).length > 0 ? jsonToStruct(v.metadata) : null,
-      },
-      generic_xds_configs: TYPE_ORDER.map((typeUrl): GenericXdsConfigMessage => {
-        const t = r.types.get(typeUrl);
-        if (r.liveness === 'unknown') {
-          return { type_url: typeUrl, name: '', version_info: t?.lastSent?.version ?? '', last_updated: null, config_status: 'UNKNOWN', client_status: 'UNKNOWN', error_state: null };
-        }
-        const state = typeSyncState(t);
-        const nack = state === 'nacked' ? t?.lastNack : null;
-        return {
-          type_url: typeUrl,
-          name: '',
-          version_info: t?.lastSent?.version ?? '',
-          last_updated: timestamp(t?.ackedAt ?? t?.lastSent?.at),
-          config_status: CONFIG_STATUS[state],
-          client_status: CLIENT_STATUS[state],
-          error_state: nack ? { details: nack.message, version_info: nack.version, last_update_attempt: timestamp(nack.at) } : null,
-        };
-      }),
       };
+      return { node, generic_xds_configs: typeConfigs(r) };
     });
   return { config };
 }
