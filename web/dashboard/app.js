@@ -165,7 +165,7 @@
         `<td title="${esc(e.lastSeenInDns)}">${e.lastSeenInDns ? ago(e.lastSeenInDns) : '–'}</td></tr>`).join('');
       card.querySelector('.info').innerHTML =
         `<h3>${esc(b.name)} <small>${esc(b.kind)}</small></h3><div>${esc(b.url)}</div>` +
-        `<div>last ${b.windowSeconds} s: ${lm ? `${rate(lm.rps)} req/s, <span class="${lm.failed ? 'err' : ''}">${rate(lm.errorRps)} failed/s</span>, ${lm.inProgress} in progress` : 'no load reports yet'}` +
+        `<div>last ${b.windowSeconds} s: ${lm ? `<span class="backend-rps" data-rps="${lm.rps}">${rate(lm.rps)}</span> req/s, <span class="${lm.failed ? 'err' : ''}">${rate(lm.errorRps)} failed/s</span>, ${lm.inProgress} in progress` : 'no load reports yet'}` +
         ` · imbalance (max/min share): <span class="imbalance">${b.imbalance === null ? '–' : b.imbalance.toFixed(2)}</span></div>` +
         `<table class="endpoints"><thead><tr><th>Endpoint</th><th>Share, last minute</th><th>Errors</th><th>Source</th><th>Last seen in DNS</th></tr></thead><tbody>${eps}</tbody></table>`;
       chart(b.name, card.querySelector('.chart'), b.series);
