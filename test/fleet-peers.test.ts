@@ -202,6 +202,52 @@ describe('one fleet seen whole from every control-plane replica', () => {
     }
   }, 120_000);
 
+  it('a replica that stops answering: its gateways are shown unknown (never zero) and the peer is named, in /nodes, CSDS and the page', async () => {
+    // SIGSTOP: the process answers nothing, yet its gateways' streams stay open (they do not move).
+    const frozen = replicas[2]!;
+    const frozenName = `${REPLICA_HOSTS[2]}:${frozen.child.port}`;
+    frozen.child.proc.kill('SIGSTOP');
+    try {
+      const others = replicas.slice(0, 2);
+      const answers = await eventually(
+        async () => {
+          const all = await Promise.all(others.map(nodesOf));
+          return all.every((a) => a.summary.unknown === 2 && a.summary.connected === 4 && a.peers.some((p) => p.address === frozenName && p.state === 'down')) ? all : undefined;
+        },
+        'the frozen replica named down and its two gateways unknown',
+        30_000,
+        250,
+      );
+      for (const a of answers) {
+        const unknown = a.nodes.filter((n) => n.state === 'unknown');
+        expect(unknown.every((n) => n.replica === frozenName && n.load === null && Object.values(n.sync).every((x) => x === 'unknown'))).toBe(true);
+      }
+      const l = await loadOf(others[0]!);
+      expect(l.missing).toEqual([frozenName]);
+      const { Client } = loadEnvoyService('envoy/service/status/v3/csds.proto', CSDS_SERVICE);
+      const csds = new Client(others[0]!.xdsAddress, grpc.credentials.createInsecure());
+      try {
+        const res = await new Promise<ClientStatusResponseMessage>((resolve, reject) =>
+          (csds as unknown as Record<string, (q: object, cb: (e: Error | null, res: ClientStatusResponseMessage) => void) => void>)['FetchClientStatus']!.call(csds, {}, (e, r) =>
+            e ? reject(e) : resolve(r),
+          ),
+        );
+        expect(res.config).toHaveLength(6);
+        expect(res.config.filter((c) => c.generic_xds_configs.every((g) => g.config_status === 'UNKNOWN'))).toHaveLength(2);
+      } finally {
+        csds.close();
+      }
+      const p = pages[0]!;
+      await p.waitForSelector(`#peers [data-peer="${frozenName}"][data-peer-state="down"]`, { timeout: 20_000 });
+      expect(await p.textContent('[data-count="unknown"] b')).toBe('2');
+      expect(await p.locator('tr[data-node-state="unknown"]').count()).toBe(2);
+    } finally {
+      frozen.child.proc.kill('SIGCONT');
+    }
+    await eventually(async () => (await nodesOf(replicas[0]!)).summary.connected === 6, 'the thawed replica answering again', 30_000, 250);
+    await pages[0]!.waitForSelector('#peers:not(.err)', { timeout: 20_000 });
+  }, 120_000);
+
   it('a killed replica: the others show its gateways reconnected to them, name the peer gone, and their rates still add up', async () => {
     killed = replicas[0]!;
     const killedName = `${REPLICA_HOSTS[0]}:${killed.child.port}`;
