@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdsTestClient, type SotwTestStream } from './support/ads-client.js';
 import { startControlPlane, until, type RunningControlPlane } from './support/control-plane.js';
-import { loadEnvoyService } from '../xds/ads-service.js';
-import { CSDS_SERVICE, type ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import type { ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import { csdsClient, type CsdsClient } from './support/csds-client.js';
 import { TYPE_URL } from '../xds/resource.js';
 
 // CSDS node_matchers as csds.proto says ("The match follows OR semantics"), tried with a client built
@@ -18,17 +18,10 @@ const IDS = ['edge-a.zone1', 'edge-b.zone1', 'core-c.zone2'];
 describe('CSDS node matchers', () => {
   let cp: RunningControlPlane;
   let ads: AdsTestClient;
-  let csds: grpc.Client;
+  let csds: CsdsClient;
   const streams: SotwTestStream[] = [];
 
-  const fetch = (req: Req): Promise<ClientStatusResponseMessage> =>
-    new Promise((resolve, reject) =>
-      (csds as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, res: ClientStatusResponseMessage) => void) => void>)['FetchClientStatus']!.call(
-        csds,
-        req,
-        (err, res) => (err ? reject(err) : resolve(res)),
-      ),
-    );
+  const fetch = (req: Req): Promise<ClientStatusResponseMessage> => csds.fetch(req);
   const ids = async (req: Req): Promise<string[]> => (await fetch(req)).config.map((c) => c.node.id ?? '').sort();
   const refusal = async (req: Req): Promise<grpc.ServiceError> => {
     try {
@@ -48,8 +41,7 @@ describe('CSDS node matchers', () => {
       s.ack(await s.next(5000));
       streams.push(s);
     }
-    const { Client } = loadEnvoyService('envoy/service/status/v3/csds.proto', CSDS_SERVICE);
-    csds = new Client(cp.xdsAddress, grpc.credentials.createInsecure());
+    csds = csdsClient(cp.xdsAddress);
     await until(async () => (await fetch({})).config.length === IDS.length, 5000, 'three nodes in CSDS');
   });
 
@@ -100,7 +92,7 @@ describe('CSDS node matchers', () => {
   });
 
   it('StreamClientStatus ends the stream with INVALID_ARGUMENT on a matcher it cannot honour', async () => {
-    const call = (csds as unknown as Record<string, () => grpc.ClientDuplexStream<Req, ClientStatusResponseMessage>>)['StreamClientStatus']!.call(csds);
+    const call = csds.stream();
     const answers: ClientStatusResponseMessage[] = [];
     call.on('data', (r: ClientStatusResponseMessage) => answers.push(r));
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));

@@ -1,5 +1,4 @@
 /// <reference lib="dom" />
-import * as grpc from '@grpc/grpc-js';
 import type { Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +9,8 @@ import { startControlPlaneProcess, WatchedConfig, type ControlPlaneProcess } fro
 import { startPacedLoad, type Load } from './support/load.js';
 import { eventually } from './support/poll.js';
 import { freePort } from './support/prometheus.js';
-import { loadEnvoyService } from '../xds/ads-service.js';
-import { CSDS_SERVICE, type ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import type { ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import { csdsClient } from './support/csds-client.js';
 import { packageVersion } from '../core/package-version.js';
 
 // Three control-plane replicas (separate processes on 127.0.0.11-13, one HTTP port, found through a
@@ -147,18 +146,13 @@ describe('one fleet seen whole from every control-plane replica', () => {
   }, 90_000);
 
   it('CSDS on every replica (Fetch and Stream) lists all six, every type SYNCED', async () => {
-    const { Client } = loadEnvoyService('envoy/service/status/v3/csds.proto', CSDS_SERVICE);
     for (const r of replicas) {
-      const csds = new Client(r.xdsAddress, grpc.credentials.createInsecure());
+      const csds = csdsClient(r.xdsAddress);
       try {
-        const fetched = await new Promise<ClientStatusResponseMessage>((resolve, reject) =>
-          (csds as unknown as Record<string, (q: object, cb: (e: Error | null, res: ClientStatusResponseMessage) => void) => void>)['FetchClientStatus']!.call(csds, {}, (e, res) =>
-            e ? reject(e) : resolve(res),
-          ),
-        );
+        const fetched = await csds.fetch({});
         expect(fetched.config.map((c) => c.node.id).sort()).toEqual(GATEWAYS);
         expect(fetched.config.every((c) => c.generic_xds_configs.every((g) => g.config_status === 'SYNCED'))).toBe(true);
-        const call = (csds as unknown as Record<string, () => grpc.ClientDuplexStream<object, ClientStatusResponseMessage>>)['StreamClientStatus']!.call(csds);
+        const call = csds.stream();
         call.on('error', () => {});
         const streamed = new Promise<ClientStatusResponseMessage>((resolve) => call.once('data', resolve));
         call.write({ node_matchers: [{ node_id: { prefix: 'gw-' } }] });
@@ -224,14 +218,9 @@ describe('one fleet seen whole from every control-plane replica', () => {
       }
       const l = await loadOf(others[0]!);
       expect(l.missing).toEqual([frozenName]);
-      const { Client } = loadEnvoyService('envoy/service/status/v3/csds.proto', CSDS_SERVICE);
-      const csds = new Client(others[0]!.xdsAddress, grpc.credentials.createInsecure());
+      const csds = csdsClient(others[0]!.xdsAddress);
       try {
-        const res = await new Promise<ClientStatusResponseMessage>((resolve, reject) =>
-          (csds as unknown as Record<string, (q: object, cb: (e: Error | null, res: ClientStatusResponseMessage) => void) => void>)['FetchClientStatus']!.call(csds, {}, (e, r) =>
-            e ? reject(e) : resolve(r),
-          ),
-        );
+        const res = await csds.fetch({});
         expect(res.config).toHaveLength(6);
         expect(res.config.filter((c) => c.generic_xds_configs.every((g) => g.config_status === 'UNKNOWN'))).toHaveLength(2);
       } finally {
