@@ -48,7 +48,7 @@ function records(n: number): { type: 'A'; address: string; ttl: number }[] {
 }
 
 /** Samples of the ACK counter, RSS and heap every 50 ms while `until` is pending. */
-async function sampled(cp: ControlPlaneTarget, pid: number, until: () => Promise<boolean>): Promise<{ marks: [number, number][]; rssPeak: number; heapPeak: number; externalPeak: number }> {
+async function sampled(cp: ControlPlaneTarget, pid: number, until: (acks: number) => Promise<boolean>): Promise<{ marks: [number, number][]; rssPeak: number; heapPeak: number; externalPeak: number }> {
   const t0 = Date.now();
   const marks: [number, number][] = [];
   let rssPeak = 0;
@@ -56,11 +56,10 @@ async function sampled(cp: ControlPlaneTarget, pid: number, until: () => Promise
   let externalPeak = 0;
   for (;;) {
     rssPeak = Math.max(rssPeak, rssBytes(pid));
-    const text = await cp.metric('control_plane_xds_acks_total', 'type="eds"');
-    marks.push([Date.now() - t0, text]);
+    marks.push([Date.now() - t0, await cp.metric('control_plane_xds_acks_total', 'type="eds"')]);
     heapPeak = Math.max(heapPeak, await cp.metric('nodejs_heap_size_used_bytes'));
     externalPeak = Math.max(externalPeak, await cp.metric('nodejs_external_memory_bytes'));
-    if (await until()) return { marks, rssPeak, heapPeak, externalPeak };
+    if (await until(marks[marks.length - 1]![1])) return { marks, rssPeak, heapPeak, externalPeak };
     await sleep(50);
   }
 }
@@ -88,7 +87,7 @@ async function oneRun(ctx: BenchContext, dns: DnsServer, build: string, cli: str
     const acks0 = await cp.metric('control_plane_xds_acks_total', 'type="eds"');
     dns.setRecords(NAME, records(endpoints));
     await waitFor('the push to be published', 60_000, async () => ((await edsVersion()) !== before ? true : undefined));
-    const s = await sampled(cp, cp.child.pid, async () => (await cp.metric('control_plane_xds_acks_total', 'type="eds"')) - acks0 >= streams);
+    const s = await sampled(cp, cp.child.pid, async (acks) => acks - acks0 >= streams);
     const at = (f: number): number => s.marks.find(([, n]) => n - acks0 >= f * streams)?.[0] ?? NaN;
 
     const editP99Ms: number[] = [];

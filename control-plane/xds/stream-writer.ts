@@ -12,10 +12,14 @@ export class SendBudget {
   private readonly waiting: StreamWriter[] = [];
   private readonly queued = new Set<StreamWriter>();
 
-  /** `holdMs`: a write whose stream has not taken it within this long stops counting (a stuck client must not starve the rest). */
+  /**
+   * `holdMs`: a write whose stream has not taken it within this long stops counting, so clients slow to
+   * read (flow control) cannot stall the push to everyone else; the budget then bounds what is written
+   * per `holdMs`, not what is buffered forever.
+   */
   constructor(
     readonly maxBytes = 64 * 1024 * 1024,
-    readonly holdMs = 5000,
+    readonly holdMs = 2000,
   ) {}
 
   /** Bytes written and not yet sent. */
