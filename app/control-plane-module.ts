@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { num, reloadConfig, str, sub, type LoadedConfig } from './config.js';
 import type { TokenEntry } from '../core/auth.js';
+import type { DnsTarget } from '../core/model.js';
 import { readTokensFile } from '../control-plane/tokens-file.js';
 import type { ValueTree } from '../core/config-schema.js';
 import { Service } from './services.js';
@@ -24,6 +25,8 @@ import { addCsds } from '../control-plane/csds/csds-server.js';
 import { registerDashboard } from '../control-plane/dashboard/dashboard-api.js';
 import { FleetHistory } from '../control-plane/dashboard/fleet-history.js';
 import { SnapshotCache } from '../control-plane/xds/snapshot-cache.js';
+import { FleetView } from '../control-plane/fleet/fleet-view.js';
+import { parseBackendUrl } from '../core/backend-url.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-builder.js';
 import { GatewayError } from '../core/errors.js';
@@ -80,6 +83,8 @@ export class ControlPlaneModule {
   readonly load = new LoadStore();
   readonly history = new FleetHistory();
   readonly lrs: LrsServer;
+  /** The fleet-wide view: this replica merged with its -control-plane.peers. */
+  readonly fleet: FleetView;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
   private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
@@ -95,8 +100,9 @@ export class ControlPlaneModule {
     this.ads.addTo(this.grpcServer);
     this.lrs = new LrsServer({ store: this.load, intervalMs: opts.loadReportingIntervalMs, logger });
     this.lrs.addTo(this.grpcServer);
-    addCsds(this.grpcServer, this.ads.nodes);
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
+    this.fleet = new FleetView({ nodes: this.ads.nodes, load: this.load, history: this.history, logger, peers: this.peers() });
+    addCsds(this.grpcServer, () => this.fleet.nodes());
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
       cache: this.cache,
@@ -109,6 +115,13 @@ export class ControlPlaneModule {
         this.history.published(backends, answers, Object.fromEntries(Object.entries(versions).map(([t, v]) => [shortType(t), v])));
       },
     });
+  }
+
+  /** -control-plane.peers, resolved by the same DNS watcher as the distributors. */
+  private peers(): { target: DnsTarget; endpoints: DnsWatcher } | undefined {
+    const name = str(this.opts.cfg.tree, 'control_plane.peers');
+    const parsed = name === '' ? undefined : parseBackendUrl(name);
+    return parsed && 'target' in parsed && parsed.target.kind === 'dns' ? { target: parsed.target, endpoints: this.dns } : undefined;
   }
 
   private listener(): { name: string; address: string; port: number } {
@@ -149,7 +162,7 @@ export class ControlPlaneModule {
 
   registerApi(app: FastifyInstance): void {
     registerControlPlaneApi(app, {
-      nodes: this.ads.nodes,
+      fleet: this.fleet,
       cache: this.cache,
       build: () => this.controlPlane.status(),
       dns: () => this.dns.snapshot(),
@@ -158,7 +171,7 @@ export class ControlPlaneModule {
       load: this.load,
     });
     registerDashboard(app, {
-      nodes: this.ads.nodes,
+      fleet: this.fleet,
       cache: this.cache,
       load: this.load,
       history: this.history,
@@ -206,10 +219,12 @@ export class ControlPlaneModule {
           }
           // Serve only once the first snapshot (with DNS answers, bounded wait) is in the cache.
           await this.controlPlane.published();
+          this.fleet.start();
         },
         stopping: async () => {
           this.configWatcher?.stop();
           this.tokensWatcher?.stop();
+          this.fleet.stop();
           this.controlPlane.stop();
           this.dns.close();
         },

@@ -15,6 +15,7 @@ import { AuthRuntime } from '../data-plane/auth/authenticator.js';
 import { AuthMetrics } from '../data-plane/auth/auth-metrics.js';
 import { buildGatewayState, checkResources } from '../data-plane/xds-apply.js';
 import { XdsClient } from '../data-plane/xds/ads-client.js';
+import { packageVersion } from '../core/package-version.js';
 import { LrsClient } from '../data-plane/xds/lrs-client.js';
 import { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { GatewayError } from '../core/errors.js';
@@ -166,6 +167,7 @@ export class GatewayModule {
           },
           servers: this.opts.servers(),
           node: { id: str(cfg.tree, 'gateway.xds.node_id'), cluster: str(cfg.tree, 'gateway.xds.cluster') },
+          userAgentVersion: packageVersion(),
           listenerName: GATEWAY_LISTENER,
           logger: logger.child({ component: 'xds-client' }),
           registry,

@@ -6,7 +6,7 @@
 
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { configYaml } from './config-dump.js';
 import { num, rootSchema, str, type LoadedConfig, type Target } from './config.js';
 import { ControlPlaneModule } from './control-plane-module.js';
@@ -125,7 +125,10 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
     services.push(gw.service());
     if (role?.kind !== 'primary') services.push(new Service('http-address', { starting: async () => void (addresses['http'] = server.address()) }));
   } else if (controlPlane) {
-    // -target=control-plane: its own small HTTP server for the API, /ready and /metrics.
+    // -target=control-plane: its own small HTTP server for the API, /ready and /metrics. The process
+    // and Node heap metrics too (nodejs_heap_size_used_bytes, nodejs_external_memory_bytes, GC): the
+    // gateway's registry has them, and a control plane holding thousands of streams needs them more.
+    if (!registry.getSingleMetric('nodejs_heap_size_used_bytes')) collectDefaultMetrics({ register: registry });
     const app = Fastify({ logger: false });
     app.get('/ready', async (_req, reply) =>
       manager().isReady() ? reply.type('text/plain').send('ready\n') : reply.code(503).type('text/plain').send('not ready: starting\n'),

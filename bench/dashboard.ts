@@ -8,6 +8,8 @@
 //   3. steady: 20 s of live updates (load reports from 1,000 nodes every 2 s).
 // Side by side, the same steady 20 s on a page that renders the whole fleet on every tick (what the
 // JSON API offered before paging: /nodes with every node, one table row each), as a ratio.
+// BENCH_REPLICAS=3: three control-plane replicas peered over a dns:/// name (-control-plane.peers), the
+// nodes spread over them, the page on the first: the fleet-wide page, merged from its peers.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,8 +18,10 @@ import { join } from 'node:path';
 import { DnsServer } from '../examples/local/dns-server.js';
 import { launchBrowser } from './lib/chromium.js';
 import { BENCH_DIST, GATEWAY_CLI, REPO } from './lib/paths.js';
+import { freePort } from './lib/proc.js';
 
 const NODES = Number(process.env['BENCH_NODES'] ?? 1000);
+const REPLICAS = Math.max(1, Number(process.env['BENCH_REPLICAS'] ?? 1));
 const log = (msg: string): void => void process.stderr.write(`[dashboard ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 interface LongTasks {
@@ -82,20 +86,33 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const browser = await launchBrowser();
   try {
-    const cp = await startNode(
-      [GATEWAY_CLI, '-target=control-plane', `-config.file=${config}`, '-server.http-listen-address=127.0.0.1', '-server.http-listen-port=0',
-        '-server.grpc-listen-address=127.0.0.1', '-server.grpc-listen-port=0', '-control-plane.load-reporting-interval=2s', '-log.level=info'],
-      /msg="metrics-gateway started".* grpc=(\S+) http=(\S+)|msg="metrics-gateway started".* http=(\S+) grpc=(\S+)/,
-      30_000,
-    );
-    children.push(cp.proc);
-    const m = cp.match;
-    const grpcAddr = m[1] ?? m[4]!;
-    const url = m[2] ?? m[3]!;
-    log(`control plane: xDS ${grpcAddr}, HTTP ${url}; starting ${NODES} ADS + LRS streams`);
+    // One replica on 127.0.0.1, port 0; several on 127.0.0.21.. sharing one HTTP port, found through DNS.
+    const hosts = REPLICAS === 1 ? ['127.0.0.1'] : Array.from({ length: REPLICAS }, (_, i) => `127.0.0.${21 + i}`);
+    const httpPort = REPLICAS === 1 ? 0 : await freePort();
+    if (REPLICAS > 1) dns.setRecords('cp-peers.bench', hosts.map((address) => ({ type: 'A' as const, address, ttl: 5 })));
+    const replicas: { grpc: string; url: string }[] = [];
+    for (const host of hosts) {
+      const cp = await startNode(
+        [GATEWAY_CLI, '-target=control-plane', `-config.file=${config}`, `-server.http-listen-address=${host}`, `-server.http-listen-port=${httpPort}`,
+          '-server.grpc-listen-address=127.0.0.1', '-server.grpc-listen-port=0', '-control-plane.load-reporting-interval=2s', '-log.level=info',
+          ...(REPLICAS > 1 ? [`-control-plane.peers=dns://${dns.authority}/cp-peers.bench:${httpPort}`] : [])],
+        /msg="metrics-gateway started".* grpc=(\S+) http=(\S+)|msg="metrics-gateway started".* http=(\S+) grpc=(\S+)/,
+        30_000,
+      );
+      children.push(cp.proc);
+      const m = cp.match;
+      replicas.push({ grpc: m[1] ?? m[4]!, url: m[2] ?? m[3]! });
+    }
+    const url = replicas[0]!.url;
+    log(`control plane${REPLICAS > 1 ? `s (${REPLICAS} peered replicas)` : ''}: ${replicas.map((r) => `xDS ${r.grpc}, HTTP ${r.url}`).join('; ')}; starting ${NODES} ADS + LRS streams`);
     const started = Date.now();
-    const fleet = await startNode([join(BENCH_DIST, 'fleet-streams.js'), grpcAddr, url, String(NODES), '20'], /ready (\d+)/, 180_000);
-    children.push(fleet.proc);
+    await Promise.all(
+      replicas.map(async (r, i) => {
+        const n = Math.floor(NODES / REPLICAS) + (i < NODES % REPLICAS ? 1 : 0);
+        const fleet = await startNode([join(BENCH_DIST, 'fleet-streams.js'), r.grpc, r.url, String(n), String(Math.max(1, Math.round(20 / REPLICAS))), `bench-r${i}`], /ready (\d+)/, 300_000);
+        children.push(fleet.proc);
+      }),
+    );
     log(`${NODES} nodes synced on every type in ${Date.now() - started} ms`);
 
     const page = browser.page;
@@ -168,6 +185,7 @@ async function main(): Promise<void> {
 
     const result = {
       nodes: NODES,
+      replicas: REPLICAS,
       loadAverage: loadavg().map((x) => x.toFixed(2)).join(' '),
       load: { ms: Math.round(loadMs), longTasks: load, renders: loadRenders },
       update: { ms: Math.round(updatedAt - editAt), longTasks: update, renders: updateRenders },

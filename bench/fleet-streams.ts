@@ -1,5 +1,5 @@
 // A fleet of raw xDS clients in one process, for the dashboard benchmark: `node dist/bench/fleet-streams.js
-// <xds host:port> <http url> <nodes> [channels]`. Each node opens an ADS stream (SotW) asking for every
+// <xds host:port> <http url> <nodes> [channels] [node id prefix]`. Each node opens an ADS stream (SotW) asking for every
 // type, ACKs every response, and an LRS stream that reports a little load per interval on three
 // endpoints. Nodes share `channels` gRPC channels (HTTP/2 connections), as gateways behind a few
 // NATed hosts would. Prints "ready <n>" once every node has ACKed all four types; runs until killed.
@@ -9,7 +9,7 @@ import { loadAdsService, type DiscoveryRequestMessage, type DiscoveryResponseMes
 import { durationMs, loadLrsService, msDuration, type LoadStatsRequestMessage, type LoadStatsResponseMessage } from '../xds/lrs-service.js';
 import { TYPE_ORDER, TYPE_URL } from '../xds/resource.js';
 
-const [xds = '', http = '', nodesArg = '1000', channelsArg = '20'] = process.argv.slice(2);
+const [xds = '', http = '', nodesArg = '1000', channelsArg = '20', prefix = 'bench-gw'] = process.argv.slice(2);
 const NODES = Number(nodesArg);
 const CHANNELS = Number(channelsArg);
 
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   let synced = 0;
   for (let i = 0; i < NODES; i++) {
     const ads = channels[i % CHANNELS]!;
-    const node = { id: `bench-gw-${String(i).padStart(4, '0')}`, cluster: `fleet-${i % 4}`, user_agent_name: 'bench-fleet', user_agent_version: '1', locality: { region: 'eu', zone: `z${i % 3}`, sub_zone: '' } };
+    const node = { id: `${prefix}-${String(i).padStart(4, '0')}`, cluster: `fleet-${i % 4}`, user_agent_name: 'bench-fleet', user_agent_version: '1', locality: { region: 'eu', zone: `z${i % 3}`, sub_zone: '' } };
     const stream = method<DiscoveryRequestMessage, DiscoveryResponseMessage>(ads, 'StreamAggregatedResources');
     stream.on('error', () => {});
     const acked = new Set<string>();

@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet dns od lr hb]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet push dns od lr hb]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -19,6 +19,7 @@ import { auth } from './scenarios/auth.js';
 import { balance } from './scenarios/balance.js';
 import { dnsNames } from './scenarios/dns-names.js';
 import { fleetBench } from './scenarios/fleet.js';
+import { pushBench } from './scenarios/fleet-push.js';
 import { grpcFloor } from './scenarios/grpc-floor.js';
 import { healthyOverhead, sickDistributor, slowDistributor } from './scenarios/health-balancing.js';
 import { memory } from './scenarios/memory.js';
@@ -30,7 +31,7 @@ import { workers } from './scenarios/workers.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
-const CONTROL_PLANE = ['fleet', 'dns'] as const;
+const CONTROL_PLANE = ['fleet', 'push', 'dns'] as const;
 /** Balancing that sees health (issue 19): sick distributor + Prometheus, slow distributor, healthy overhead. */
 const HEALTH = ['od', 'lr', 'hb'] as const;
 const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE, ...HEALTH]);
@@ -154,6 +155,11 @@ async function main(): Promise<number> {
       const r = await fleetBench(ctx);
       md.push(r.md);
       json['fleet'] = r.json;
+    }
+    if (chosen.has('push')) {
+      const r = await pushBench(ctx);
+      md.push(r.md);
+      json['push'] = r.json;
     }
     if (chosen.has('auth')) {
       const r = await auth(ctx);

@@ -1,6 +1,7 @@
 // The `control_plane:` config block and its flags.
 
 import { field, section, type FieldValue, type Section } from '../core/config-schema.js';
+import { parseBackendUrl } from '../core/backend-url.js';
 
 const atLeastOneSecond = (v: FieldValue): string | undefined =>
   typeof v === 'number' && v < 1000 ? `must be at least 1s (DNS is never asked more often), got ${v}ms` : undefined;
@@ -11,12 +12,27 @@ const reportingInterval = (v: FieldValue): string | undefined =>
 const port = (v: FieldValue): string | undefined =>
   typeof v === 'number' && (v < 1 || v > 65535) ? `must be a port 1-65535, got ${v}` : undefined;
 
+/** -control-plane.peers: '' (no peers) or a dns:/// name whose port is the peers' HTTP port. */
+const peersName = (v: FieldValue): string | undefined => {
+  if (typeof v !== 'string' || v === '') return undefined;
+  const r = parseBackendUrl(v);
+  if ('problem' in r) return r.problem;
+  if (r.target.kind !== 'dns') return `${JSON.stringify(v)} is not a dns:/// name; use dns:///<headless service>:<http port>, e.g. dns:///metrics-gateway-control-plane-peers:8080`;
+  return undefined;
+};
+
 export const controlPlaneSchema: Section = section({
   dns: section({
     lookup_period: field('duration', 5000, 'How often dns:// backend names are resolved again (also when their TTL expires, at most once a second).', {
       check: atLeastOneSecond,
     }),
   }),
+  peers: field(
+    'string',
+    '',
+    'dns:/// name of this control plane\'s replicas (e.g. a headless Service) and the port of their HTTP API: each replica then merges the fleet-wide reads (nodes, CSDS, load, the dashboard) with what its peers hold. Empty: no peers.',
+    { check: peersName },
+  ),
   load_reporting_interval: field(
     'duration',
     5000,

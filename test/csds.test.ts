@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdsTestClient, type SotwTestStream } from './support/ads-client.js';
 import { startControlPlane, until, type RunningControlPlane } from './support/control-plane.js';
-import { loadEnvoyService } from '../xds/ads-service.js';
-import { CSDS_SERVICE, type ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import type { ClientStatusResponseMessage } from '../control-plane/csds/csds-server.js';
+import { csdsClient, type CsdsClient } from './support/csds-client.js';
 import { TYPE_URL } from '../xds/resource.js';
 
 // Client Status Discovery Service on the control plane's gRPC port, read by a gRPC client built from
@@ -14,17 +14,10 @@ type Req = { node_matchers?: { node_id: { exact?: string; prefix?: string } }[] 
 describe('CSDS: per-node sync status over envoy.service.status.v3', () => {
   let cp: RunningControlPlane;
   let ads: AdsTestClient;
-  let csds: grpc.Client;
+  let csds: CsdsClient;
   const streams: SotwTestStream[] = [];
 
-  const fetch = (req: Req): Promise<ClientStatusResponseMessage> =>
-    new Promise((resolve, reject) =>
-      (csds as unknown as Record<string, (r: Req, cb: (e: Error | null, res: ClientStatusResponseMessage) => void) => void>)['FetchClientStatus']!.call(
-        csds,
-        req,
-        (err, res) => (err ? reject(err) : resolve(res)),
-      ),
-    );
+  const fetch = (req: Req): Promise<ClientStatusResponseMessage> => csds.fetch(req);
   const cds = (res: ClientStatusResponseMessage, id: string) =>
     res.config.find((c) => c.node.id === id)?.generic_xds_configs.find((g) => g.type_url === TYPE_URL.cluster);
 
@@ -39,8 +32,7 @@ describe('CSDS: per-node sync status over envoy.service.status.v3', () => {
       if (id === 'csds-b') s.nack(res, 'cluster query_frontend: unsupported lb_policy');
       streams.push(s);
     }
-    const { Client } = loadEnvoyService('envoy/service/status/v3/csds.proto', CSDS_SERVICE);
-    csds = new Client(cp.xdsAddress, grpc.credentials.createInsecure());
+    csds = csdsClient(cp.xdsAddress);
     await until(async () => cds(await fetch({}), 'csds-b')?.config_status === 'ERROR', 5000, 'the NACK to show in CSDS');
   });
 
@@ -75,7 +67,7 @@ describe('CSDS: per-node sync status over envoy.service.status.v3', () => {
   });
 
   it('StreamClientStatus answers each request on the open stream', async () => {
-    const call = (csds as unknown as Record<string, () => grpc.ClientDuplexStream<Req, ClientStatusResponseMessage>>)['StreamClientStatus']!.call(csds);
+    const call = csds.stream();
     const answers: ClientStatusResponseMessage[] = [];
     call.on('data', (r: ClientStatusResponseMessage) => answers.push(r));
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));

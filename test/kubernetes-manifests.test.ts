@@ -96,6 +96,7 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
         'Service/distributor-headless',
         'Service/metrics-gateway',
         'Service/metrics-gateway-control-plane',
+        'Service/metrics-gateway-control-plane-peers',
       ].sort(),
     );
     for (const o of objects) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('mimir');
@@ -173,6 +174,12 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
     const grpcPort = (cpService.spec as { ports: Array<{ name: string; port: number }> }).ports.find((p) => p.name === 'grpc')!.port;
     const gwArgs = deployments().find((d) => d.metadata.name === 'metrics-gateway')!.spec.template.spec.containers[0]!.args!;
     expect(flag(gwArgs, 'gateway.xds.server-address')).toBe(`metrics-gateway-control-plane:${grpcPort}`);
+    // The replicas find each other through their headless Service, on its HTTP port.
+    const peers = byKind('Service').find((s) => s.metadata.name === 'metrics-gateway-control-plane-peers')!;
+    const peersSpec = peers.spec as { clusterIP: string; ports: Array<{ name: string; port: number }> };
+    expect(peersSpec.clusterIP).toBe('None');
+    const cpArgs = deployments().find((d) => d.metadata.name === 'metrics-gateway-control-plane')!.spec.template.spec.containers[0]!.args!;
+    expect(flag(cpArgs, 'control-plane.peers')).toBe(`dns:///metrics-gateway-control-plane-peers:${peersSpec.ports.find((p) => p.name === 'http-metrics')!.port}`);
   });
 
   it("every container's arguments, with the ConfigMap's file and certificates where the Secrets are mounted, pass -config.check", () => {

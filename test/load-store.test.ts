@@ -47,8 +47,11 @@ describe('LoadStore', () => {
     store.nodeLeft(7);
     expect(store.nodeLoad('gone')).toBeUndefined();
     expect(store.nodesView()).toEqual([]);
-    expect(store.clustersView()[0]!.lastMinute.issued).toBe(5); // the backend's history stays...
-    now += 61_000;
+    // The backend's figures are its reporting nodes' (they add up to the rows); its chart keeps the past.
+    expect(store.clustersView()[0]!.lastMinute.issued).toBe(0);
+    now += 10_000;
+    expect(store.clustersView()[0]!.series.reduce((a, p) => a + p.rps * 10, 0)).toBeCloseTo(5);
+    now += 51_000;
     expect(store.clustersView()[0]!.endpoints[0]!.issued).toBe(0); // ...the last minute moves on
     now += 15 * 60_000;
     expect(store.clustersView()).toEqual([]); // and after 15 minutes nothing is left
@@ -65,5 +68,39 @@ describe('LoadStore', () => {
     const series = store.clustersView()[0]!.series;
     expect(series).toHaveLength(90);
     expect(series.every((p) => p.rps === 10)).toBe(true);
+  });
+
+  it("states one window: a backend's rate is the sum of its nodes' rates, each over the time its reports cover", () => {
+    // The issue's arithmetic: two gateways at ~1,000 req/s each reporting every 5 s. The old figure
+    // summed 10 s buckets reaching 70 s back and divided by 60 s (2,510 req/s shown for 1,947).
+    let now = 20_000_003;
+    const store = new LoadStore({ now: () => now });
+    store.nodeJoined(1, 'gw-a', 'edge', 'x');
+    store.nodeJoined(2, 'gw-b', 'edge', 'x');
+    for (let i = 0; i < 60; i++) {
+      now += 5000;
+      store.record(1, [report('distributor', { '10.0.0.1:1': [2500, 0], '10.0.0.2:1': [2405, 5] }, 5000)], 5000);
+      store.record(2, [report('distributor', { '10.0.0.1:1': [2415, 0], '10.0.0.2:1': [2415, 0] }, 5000)], 5000);
+    }
+    const a = store.nodeLoad('gw-a')!.rps;
+    const b = store.nodeLoad('gw-b')!.rps;
+    expect(a).toBeCloseTo(981);
+    expect(b).toBeCloseTo(966);
+    const d = store.clustersView()[0]!;
+    expect(d.lastMinute.rps).toBeCloseTo(a + b);
+    expect(d.lastMinute.errorRps).toBeCloseTo(1);
+    expect(store.windowSeconds).toBe(60);
+    // The chart's buckets carry the same rate (reports spread over the buckets their interval covers).
+    for (const p of d.series.slice(-20)) expect(p.rps).toBeCloseTo(a + b);
+  });
+
+  it('a node that just joined is not diluted by the window, and its first report is not counted from a bucket start', () => {
+    let now = 30_000_000 + 7_000; // mid-bucket
+    const store = new LoadStore({ now: () => now });
+    store.nodeJoined(1, 'new', 'edge', 'x');
+    now += 2000;
+    store.record(1, [report('d', { '10.0.0.1:1': [200, 0] }, 2000)], 2000);
+    expect(store.nodeLoad('new')!.rps).toBe(100);
+    expect(store.clustersView()[0]!.lastMinute.rps).toBe(100);
   });
 });

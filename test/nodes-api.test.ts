@@ -87,7 +87,7 @@ describe('/control-plane/api/v1/nodes summary, filters and paging', () => {
       expect(res.statusCode).toBe(400);
       return ((await res.body.json()) as { error: string }).error;
     };
-    expect(await bad('?state=happy')).toBe('state="happy": want one of connected, disconnected, synced, not-acked, nacked');
+    expect(await bad('?state=happy')).toBe('state="happy": want one of connected, disconnected, unknown, synced, not-acked, nacked');
     expect(await bad('?limit=5000')).toBe('limit="5000": want a whole number from 0 to 1000');
     expect(await bad('?limit=0')).toBe('limit=0: want 1 to 1000');
     expect(await bad('?offset=-1')).toMatch(/^offset="-1": want a whole number/);

@@ -54,6 +54,10 @@ describe('xDS responses encode each resource once', () => {
     const secondSotw = await Promise.all(sotw.map((s) => s.next()));
     const secondDelta = await Promise.all(delta.map((s) => s.next()));
     for (const r of secondSotw) expect(sotwContents(r)).toHaveLength(20); // full state
+    // Streams in lockstep get one shared response: the same nonce (it pairs an ACK within one stream only).
+    expect(new Set(firstSotw.map((r) => r.nonce)).size).toBe(1);
+    expect(new Set(secondSotw.map((r) => r.nonce)).size).toBe(1);
+    expect(secondSotw[0]!.nonce).not.toBe(firstSotw[0]!.nonce);
     for (const r of secondDelta) expect(deltaContents(r)).toEqual(['c0|v2']);
     expect(await responses()).toBe(4 * STREAMS);
     expect(await encodings()).toBe(2 * 20 + 2);

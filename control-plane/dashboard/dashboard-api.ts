@@ -8,7 +8,7 @@ import type { ConfigStatus } from '../config-watcher.js';
 import type { BuildStatus } from '../control-plane.js';
 import type { DnsTargetStatus } from '../dns/dns-watcher.js';
 import type { LoadStore } from '../lrs/load-store.js';
-import type { NodeRegistry } from '../xds/node-registry.js';
+import type { FleetView } from '../fleet/fleet-view.js';
 import { summarize } from '../xds/node-query.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import { shortType } from '../../xds/resource.js';
@@ -21,7 +21,8 @@ import type { FleetHistory } from './fleet-history.js';
 // what changed when /control-plane/api/v1/events says so.
 
 export interface DashboardDeps {
-  readonly nodes: NodeRegistry;
+  /** The whole fleet (this replica merged with its peers): the page shows nothing else. */
+  readonly fleet: FleetView;
   readonly cache: SnapshotCache;
   readonly load: LoadStore;
   readonly history: FleetHistory;
@@ -62,7 +63,7 @@ function ejectedOf(l: { readonly ejectedBy: number; readonly reporters: number }
 }
 
 export function backendsView(deps: DashboardDeps): unknown {
-  const clusters = new Map(deps.load.clustersView().map((c) => [c.name, c]));
+  const clusters = new Map(deps.fleet.clusters().map((c) => [c.name, c]));
   const dns = new Map(deps.dns().map((d) => [d.target, d]));
   return deps.history.backends().map((b) => {
     const load = clusters.get(b.name);
@@ -77,7 +78,7 @@ export function backendsView(deps: DashboardDeps): unknown {
     for (const l of byAddress.values()) {
       endpoints.push({ address: l.address, source: 'reported, not served any more', lastSeenInDns: null, share: l.share, issued: l.issued, failed: l.failed, errorRate: l.errorRate, ...ejectedOf(l) });
     }
-    return { name: b.name, url: b.url, kind: b.kind, balancing: b.balancing, imbalance: load?.imbalance ?? null, lastMinute: load?.lastMinute ?? null, series: load?.series ?? [], endpoints };
+    return { name: b.name, url: b.url, kind: b.kind, balancing: b.balancing, windowSeconds: deps.load.windowSeconds, imbalance: load?.imbalance ?? null, lastMinute: load?.lastMinute ?? null, series: load?.series ?? [], endpoints };
   });
 }
 
@@ -98,7 +99,7 @@ export function configView(deps: DashboardDeps): unknown {
       lastError: d.lastError ? { at: iso(d.lastError.atMs), outcome: d.lastError.outcome, reason: d.lastError.reason } : null,
       nextLookupAt: iso(d.nextLookupAtMs),
     })),
-    history: deps.history.history(),
+    history: deps.fleet.history(),
   };
 }
 
@@ -106,7 +107,7 @@ export function configView(deps: DashboardDeps): unknown {
 function configSignature(deps: DashboardDeps): string {
   const c = deps.config();
   const b = deps.build().lastError;
-  const parts = [deps.history.generation, deps.cache.status().publishedAt, c?.hash, c?.lastError?.atMs, b?.at];
+  const parts = [deps.fleet.historyGeneration, deps.history.generation, deps.cache.status().publishedAt, c?.hash, c?.lastError?.atMs, b?.at];
   for (const d of deps.dns()) parts.push(d.target, d.lastSuccessAtMs, d.lastError?.atMs, d.endpoints.length);
   return createHash('sha1').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }
@@ -115,14 +116,16 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   const files = assets();
   const events = new EventStream({
     payload: () => ({
-      nodes: deps.nodes.generation,
-      load: deps.load.generation,
+      nodes: deps.fleet.nodesGeneration,
+      load: deps.fleet.loadGeneration,
       config: configSignature(deps),
-      summary: summarize(deps.nodes.records()),
+      summary: summarize(deps.fleet.nodes()),
+      replica: deps.fleet.replica,
+      peers: deps.fleet.peerStatus(),
+      windowSeconds: deps.load.windowSeconds,
     }),
   });
-  deps.nodes.onChange(() => events.changed());
-  deps.load.onChange(() => events.changed());
+  deps.fleet.onChange(() => events.changed());
   app.addHook('preClose', (done) => {
     events.close();
     done();

@@ -5,6 +5,13 @@ import { durationMs, OUTLIER_EJECTED_METRIC } from '../../xds/lrs-service.js';
 // counts in 10 s buckets for 15 minutes (the dashboard's chart), per endpoint and per node the last
 // minute (traffic shares, node rates). A node's figures are dropped when its LRS stream ends
 // ("nodes that left are forgotten"); what it contributed to the backend buckets ages out with them.
+//
+// Every rate is over one stated window (`recentMs`, 60 s): a node's rate is what its reports of the
+// window counted over the time those reports cover (their load_report_interval, so a node that just
+// joined is not diluted), and a backend's rate is the sum of its reporting nodes' rates for it, so
+// the backend's figure and its gateways' rows add up by construction (they once did not: buckets
+// reaching 70 s back divided by at most 60 s). A report's counts are spread over the chart's buckets
+// in proportion to the part of its interval each bucket covers.
 
 export interface LoadCounts {
   issued: number;
@@ -17,6 +24,11 @@ interface Timed extends LoadCounts {
   readonly intervalMs: number;
 }
 
+/** One report of a node: its totals, and per backend (cluster). */
+interface NodeReport extends Timed {
+  readonly clusters: ReadonlyMap<string, LoadCounts>;
+}
+
 interface NodeLoadState {
   readonly streamId: number;
   readonly nodeId: string;
@@ -25,7 +37,7 @@ interface NodeLoadState {
   readonly since: number;
   reports: number;
   lastReportAt: number | undefined;
-  recent: Timed[];
+  recent: NodeReport[];
 }
 
 interface EndpointState {
@@ -79,6 +91,7 @@ export interface EndpointLoadView extends LoadCounts {
 
 export interface ClusterLoadView {
   readonly name: string;
+  /** Over the window (windowSeconds in /load): counts, and rates = the sum of the reporting nodes' rates. */
   readonly lastMinute: LoadCounts & { readonly rps: number; readonly errorRps: number; readonly inProgress: number; readonly dropped: number };
   readonly endpoints: readonly EndpointLoadView[];
   /** Largest over smallest endpoint share (∞ shown as null when an endpoint got nothing); null for < 2 endpoints. */
@@ -133,15 +146,15 @@ export class LoadStore {
     const node = this.nodes.get(streamId);
     if (!node) return;
     const at = this.now();
-    const bucket = at - (at % this.bucketMs);
     const nodeTotal: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
+    const byCluster = new Map<string, LoadCounts>();
     let nodeInterval = stats.length === 0 ? intervalMs : 0;
     for (const cs of stats) {
       const intervalMs = durationMs(cs.load_report_interval);
       nodeInterval = Math.max(nodeInterval, intervalMs);
       const c = this.cluster(cs.cluster_name);
-      const counts = c.buckets.get(bucket) ?? { issued: 0, succeeded: 0, failed: 0 };
-      c.buckets.set(bucket, counts);
+      const counts = byCluster.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
+      byCluster.set(cs.cluster_name, counts);
       c.dropped += n(cs.total_dropped_requests);
       let inProgress = 0;
       // A gateway reports every endpoint it ejects, in each report: what it leaves out it does not eject.
@@ -170,15 +183,42 @@ export class LoadStore {
         }
       }
       c.inProgressByStream.set(streamId, inProgress);
+      this.spread(c, at, intervalMs, counts);
     }
     node.reports++;
     node.lastReportAt = at;
-    node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal });
+    node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal, clusters: byCluster });
     // Pruning walks every node and endpoint: once a second, not once per report (1,000 nodes report
     // every few seconds; per report it would be quadratic in the fleet).
     if (at - this.prunedAt >= 1000) this.prune(at);
     this.generation++;
     for (const l of this.listeners) l();
+  }
+
+  /** Adds one report's counts for `c` to the buckets its interval (ending at `at`) overlaps, pro rata. */
+  private spread(c: ClusterState, at: number, intervalMs: number, counts: LoadCounts): void {
+    const start = at - Math.max(1, intervalMs);
+    for (let b = start - (start % this.bucketMs); b < at; b += this.bucketMs) {
+      const part = (Math.min(at, b + this.bucketMs) - Math.max(start, b)) / (at - start);
+      const into = c.buckets.get(b) ?? { issued: 0, succeeded: 0, failed: 0 };
+      if (!c.buckets.has(b)) this.insertBucket(c, b, into);
+      into.issued += counts.issued * part;
+      into.succeeded += counts.succeeded * part;
+      into.failed += counts.failed * part;
+    }
+  }
+
+  /** Buckets stay in time order (prune walks them oldest first): a bucket older than the newest is put in place. */
+  private insertBucket(c: ClusterState, b: number, counts: LoadCounts): void {
+    let last: number | undefined;
+    for (const k of c.buckets.keys()) last = k;
+    if (last === undefined || b > last) {
+      c.buckets.set(b, counts);
+      return;
+    }
+    const entries = [...c.buckets, [b, counts] as [number, LoadCounts]].sort((x, y) => x[0] - y[0]);
+    c.buckets.clear();
+    for (const [k, v] of entries) c.buckets.set(k, v);
   }
 
   /** Requests/s and failed/s of a node id over the last minute (all its streams), if it reports. */
@@ -217,13 +257,46 @@ export class LoadStore {
     }));
   }
 
+  /** The window every rate is taken over, seconds. */
+  get windowSeconds(): number {
+    return this.recentMs / 1000;
+  }
+
+  /** Width of the chart's buckets and span of the chart, seconds. */
+  get series(): { bucketSeconds: number; seconds: number } {
+    return { bucketSeconds: this.bucketMs / 1000, seconds: this.windowMs / 1000 };
+  }
+
   clustersView(): ClusterLoadView[] {
     const now = this.now();
     this.prune(now);
-    return [...this.clusters].map(([name, c]) => this.clusterView(name, c, now)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const perCluster = this.clusterRates();
+    return [...this.clusters].map(([name, c]) => this.clusterView(name, c, now, perCluster.get(name))).sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  private clusterView(name: string, c: ClusterState, now: number): ClusterLoadView {
+  /** Per cluster: the counts of the window and the sum of each reporting node's rate for it. */
+  private clusterRates(): Map<string, LoadCounts & { rps: number; errorRps: number }> {
+    const out = new Map<string, LoadCounts & { rps: number; errorRps: number }>();
+    for (const s of this.nodes.values()) {
+      const list = this.recent(s.recent);
+      const ms = list.reduce((acc, t) => acc + t.intervalMs, 0);
+      if (ms === 0) continue;
+      for (const r of list) {
+        for (const [name, counts] of r.clusters) {
+          let o = out.get(name);
+          if (!o) out.set(name, (o = { issued: 0, succeeded: 0, failed: 0, rps: 0, errorRps: 0 }));
+          o.issued += counts.issued;
+          o.succeeded += counts.succeeded;
+          o.failed += counts.failed;
+          o.rps += (counts.issued * 1000) / ms;
+          o.errorRps += (counts.failed * 1000) / ms;
+        }
+      }
+    }
+    return out;
+  }
+
+  private clusterView(name: string, c: ClusterState, now: number, last = { issued: 0, succeeded: 0, failed: 0, rps: 0, errorRps: 0 }): ClusterLoadView {
     const eps = [...c.endpoints].map(([address, e]) => ({ address, e, counts: sum(this.recent(e.recent)) }));
     const total = eps.reduce((acc, x) => acc + x.counts.issued, 0);
     const endpoints = eps
@@ -241,8 +314,6 @@ export class LoadStore {
     const shares = endpoints.map((e) => e.share);
     const min = Math.min(...shares);
     const imbalance = shares.length < 2 || total === 0 ? null : min === 0 ? null : Math.max(...shares) / min;
-    const recentCut = now - this.recentMs;
-    const last: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
     const sec = this.bucketMs / 1000;
     const series: { at: string; rps: number; errorRps: number }[] = [];
     // Complete buckets only: the one filling now would show as a dip at the end of every chart.
@@ -251,27 +322,15 @@ export class LoadStore {
       const counts = c.buckets.get(b);
       series.push({ at: new Date(b).toISOString(), rps: (counts?.issued ?? 0) / sec, errorRps: (counts?.failed ?? 0) / sec });
     }
-    for (const [b, counts] of c.buckets) {
-      if (b + this.bucketMs <= recentCut) continue;
-      last.issued += counts.issued;
-      last.succeeded += counts.succeeded;
-      last.failed += counts.failed;
-    }
-    const span = Math.max(1, Math.min(this.recentMs, now - this.firstBucket(c)) / 1000);
     let inProgress = 0;
     for (const v of c.inProgressByStream.values()) inProgress += v;
     return {
       name,
-      lastMinute: { ...last, rps: last.issued / span, errorRps: last.failed / span, inProgress, dropped: c.dropped },
+      lastMinute: { ...last, inProgress, dropped: c.dropped },
       endpoints,
       imbalance,
       series,
     };
-  }
-
-  private firstBucket(c: ClusterState): number {
-    for (const b of c.buckets.keys()) return b;
-    return this.now();
   }
 
   private cluster(name: string): ClusterState {
@@ -280,7 +339,7 @@ export class LoadStore {
     return c;
   }
 
-  private recent(list: readonly Timed[]): Timed[] {
+  private recent<T extends Timed>(list: readonly T[]): T[] {
     const cut = this.now() - this.recentMs;
     return list.filter((t) => t.at > cut);
   }

@@ -8,6 +8,7 @@ import { ResponseEncoder } from './response-encoding.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import { AdsProtocolError, type StreamDeps } from './stream-common.js';
+import { SendBudget, StreamWriter } from './stream-writer.js';
 import { AdsMetrics, type AdsProtocol } from './xds-metrics.js';
 import { typeLabel } from '../../xds/resource.js';
 
@@ -20,6 +21,8 @@ export interface AdsServerOptions {
   readonly metricsRegistry: Registry;
   /** Defaults to a registry that reports the cache's snapshot status. */
   readonly nodes?: NodeRegistry;
+  /** Response bytes written to all streams and not yet sent, at most (default 64 MiB). */
+  readonly sendBudgetBytes?: number;
 }
 
 export interface ListeningAdsServer {
@@ -40,12 +43,15 @@ export class AdsServer {
   private readonly metrics: AdsMetrics;
   private readonly encoder: ResponseEncoder;
   private readonly open = new Set<() => void>();
+  /** Bytes of responses written to all streams and not yet sent, bounded (stream-writer.ts). */
+  private readonly budget: SendBudget;
 
   constructor(opts: AdsServerOptions) {
     this.cache = opts.cache;
     this.logger = opts.logger;
     this.metrics = new AdsMetrics(opts.metricsRegistry);
     this.encoder = new ResponseEncoder(this.metrics.resourceEncodings);
+    this.budget = new SendBudget(opts.sendBudgetBytes);
     this.nodes =
       opts.nodes ??
       new NodeRegistry({
@@ -89,16 +95,15 @@ export class AdsServer {
     for (const finish of [...this.open]) finish();
   }
 
-  private serve<Req, Res>(
+  private serve<Req>(
     protocol: AdsProtocol,
-    call: grpc.ServerDuplexStream<Req, Res>,
-    create: (deps: StreamDeps, send: (res: Res) => void) => ProtocolStream<Req>,
+    call: grpc.ServerDuplexStream<Req, Buffer>,
+    create: (deps: StreamDeps, send: (res: Buffer, supersedes?: string) => void) => ProtocolStream<Req>,
   ): void {
     const record = this.nodes.connect(protocol, call.getPeer());
     const logger = this.logger.child({ adsStream: record.streamId, protocol });
-    const stream = create({ cache: this.cache, encoder: this.encoder, record, metrics: this.metrics, logger }, (res) => {
-      call.write(res);
-    });
+    const writer = new StreamWriter(this.budget, (bytes, done) => call.write(bytes, done));
+    const stream = create({ cache: this.cache, encoder: this.encoder, record, metrics: this.metrics, logger }, (res, supersedes) => writer.send(res, supersedes));
     this.metrics.connectedStreams.inc({ protocol });
     logger.debug({ peer: record.peer }, 'ads: stream opened');
 
@@ -107,6 +112,7 @@ export class AdsServer {
       if (finished) return;
       finished = true;
       stream.close();
+      writer.close();
       this.open.delete(finish);
       this.nodes.disconnect(record);
       this.metrics.connectedStreams.dec({ protocol });

@@ -1,39 +1,16 @@
+import { hostname } from 'node:os';
 import type { NodeMessage } from '../../xds/ads-service.js';
 import { structToJson, type JsonValue } from '../../xds/struct.js';
 import type { SnapshotStatus } from './snapshot-cache.js';
 import type { AdsProtocol } from './xds-metrics.js';
-import { queryNodes, type NodeLoad, type NodePage, type NodeQuery } from './node-query.js';
+import type { FleetNode, NodeLiveness, NodeView, TypeStatus } from './node-view.js';
+
+export type { NodeView, TypeStatus };
 
 // Operations view of the ADS streams (served by the lead at /control-plane/api/v1/nodes).
 // Bounded on purpose (go-control-plane #597 kept per-node state forever): an entry lives
 // while its stream is open; after that only the last `retainDisconnected` entries are kept,
 // for at most `retainMs`, so an operator can still see a gateway that just dropped.
-
-export interface TypeStatus {
-  lastSent: { version: string; nonce: string; at: string } | null;
-  ackedVersion: string | null;
-  ackedAt: string | null;
-  lastNack: { message: string; version: string; nonce: string; at: string } | null;
-}
-
-export interface NodeView {
-  readonly streamId: number;
-  readonly state: 'connected' | 'disconnected';
-  readonly protocol: AdsProtocol;
-  readonly peer: string;
-  readonly nodeId: string;
-  readonly cluster: string;
-  readonly userAgent: string;
-  /** Node.locality as region/zone/sub_zone ('' when not given). */
-  readonly locality: string;
-  readonly metadata: { [k: string]: JsonValue };
-  readonly connectedAt: string;
-  readonly disconnectedAt: string | null;
-  /** Requests received on the stream. */
-  readonly requests: number;
-  /** Keyed by type URL. */
-  readonly types: Readonly<Record<string, TypeStatus>>;
-}
 
 export interface NodeRegistryOptions {
   /** How many disconnected streams to keep (default 100). */
@@ -43,16 +20,22 @@ export interface NodeRegistryOptions {
   readonly now?: () => number;
   /** Snapshot status to include in toJSON (the cache's `status()`). */
   readonly snapshotStatus?: () => SnapshotStatus;
+  /** This replica's name (default: the host name). */
+  readonly replica?: string;
   /** Told when a client answers (ACK or NACK) the version last sent to it: how long that took. */
   readonly onPushAnswered?: (typeUrl: string, protocol: AdsProtocol, seconds: number) => void;
 }
 
 /** The registry's record of one stream; the stream reports to it. */
-export class StreamRecord {
+export class StreamRecord implements FleetNode {
   nodeId = '';
   cluster = '';
   userAgent = '';
+  userAgentName = '';
+  userAgentVersion = '';
   locality = '';
+  /** The registry's generation at this record's last change (what a peer replica asks "since"). */
+  generation = 0;
   metadata: { [k: string]: JsonValue } = {};
   disconnectedAt: number | undefined;
   requests = 0;
@@ -68,8 +51,17 @@ export class StreamRecord {
     private readonly now: () => number,
     private readonly onPushAnswered?: NodeRegistryOptions['onPushAnswered'],
     /** Told of every change, so watchers (the dashboard's event stream) know to look again. */
-    private readonly changed: () => void = () => {},
+    private readonly changed: (rec: StreamRecord) => void = () => {},
+    private readonly replicaName: () => string = () => '',
   ) {}
+
+  get liveness(): NodeLiveness {
+    return this.disconnectedAt === undefined ? 'connected' : 'disconnected';
+  }
+
+  get replica(): string {
+    return this.replicaName();
+  }
 
   /** Records the node of the stream's first request (only it is sure to carry one: xds_protocol.rst). */
   setNode(node: NodeMessage): void {
@@ -78,16 +70,18 @@ export class StreamRecord {
     this.metadata = node.metadata ? structToJson(node.metadata) : {};
     const build = node.user_agent_build_version?.version;
     const version = node.user_agent_version ?? (build ? `${build.major_number}.${build.minor_number}.${build.patch}` : '');
+    this.userAgentName = node.user_agent_name;
+    this.userAgentVersion = version;
     this.userAgent = [node.user_agent_name, version].filter((s) => s !== '').join('/');
     const l = node.locality;
     this.locality = l ? [l.region, l.zone, l.sub_zone].filter((s) => s !== '').join('/') : '';
-    this.changed();
+    this.changed(this);
   }
 
   sent(typeUrl: string, version: string, nonce: string): void {
     this.type(typeUrl).lastSent = { version, nonce, at: this.iso() };
     this.pending.set(typeUrl, { version, atMs: this.now() });
-    this.changed();
+    this.changed(this);
   }
 
   acked(typeUrl: string, version: string): void {
@@ -103,7 +97,7 @@ export class StreamRecord {
   }
 
   private answered(typeUrl: string, version: string): void {
-    this.changed();
+    this.changed(this);
     const p = this.pending.get(typeUrl);
     // Only an answer to the latest version sent: an ACK of an older one says nothing about this push.
     if (p?.version !== version) return;
@@ -120,6 +114,8 @@ export class StreamRecord {
       nodeId: this.nodeId,
       cluster: this.cluster,
       userAgent: this.userAgent,
+      userAgentName: this.userAgentName,
+      userAgentVersion: this.userAgentVersion,
       locality: this.locality,
       metadata: this.metadata,
       connectedAt: new Date(this.connectedAt).toISOString(),
@@ -154,12 +150,15 @@ export class NodeRegistry {
   private readonly snapshotStatus: (() => SnapshotStatus) | undefined;
   private readonly onPushAnswered: NodeRegistryOptions['onPushAnswered'];
   private readonly listeners = new Set<() => void>();
-  private readonly touch = (): void => {
+  private readonly touch = (rec?: StreamRecord): void => {
     this.generation++;
+    if (rec) rec.generation = this.generation;
     for (const l of this.listeners) l();
   };
   /** Grows on every change of any stream's record: a cheap "has anything changed since". */
   generation = 0;
+  /** This replica's name in the fleet view (its address among its peers, once known). */
+  replica: string;
 
   constructor(opts: NodeRegistryOptions = {}) {
     this.onPushAnswered = opts.onPushAnswered;
@@ -167,12 +166,13 @@ export class NodeRegistry {
     this.retainMs = opts.retainMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
     this.snapshotStatus = opts.snapshotStatus;
+    this.replica = opts.replica ?? hostname();
   }
 
   connect(protocol: AdsProtocol, peer: string): StreamRecord {
-    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now, this.onPushAnswered, this.touch);
+    const rec = new StreamRecord(this.nextId++, protocol, peer, this.now(), this.now, this.onPushAnswered, this.touch, () => this.replica);
     this.connected.set(rec.streamId, rec);
-    this.touch();
+    this.touch(rec);
     return rec;
   }
 
@@ -181,7 +181,7 @@ export class NodeRegistry {
     rec.disconnectedAt = this.now();
     this.disconnected.push(rec);
     this.prune();
-    this.touch();
+    this.touch(rec);
   }
 
   /** Calls `listener` after every change; returns its removal. */
@@ -196,9 +196,9 @@ export class NodeRegistry {
     return [...this.connected.values(), ...[...this.disconnected].reverse()];
   }
 
-  /** Summary counts plus one filtered, sorted page (see node-query.ts). */
-  query(q: NodeQuery, load: (nodeId: string) => NodeLoad | undefined = () => undefined): NodePage & { snapshot: SnapshotStatus | null } {
-    return { ...queryNodes(this.records(), q, load), snapshot: this.snapshotStatus ? this.snapshotStatus() : null };
+  /** The cache's snapshot status, when the registry was given it. */
+  snapshot(): SnapshotStatus | null {
+    return this.snapshotStatus ? this.snapshotStatus() : null;
   }
 
   connectedCount(): number {

@@ -51,7 +51,25 @@ export interface DeltaEntry {
   readonly version: string;
 }
 
+/** A SotW response encoded once for every stream that gets the same resources at the same version. */
+export interface SharedResponse {
+  readonly bytes: Buffer;
+  readonly nonce: string;
+}
+
+/** How many distinct shared responses are kept (a push is one per type and subscription). */
+const SHARED_KEPT = 32;
+
 export class ResponseEncoder {
+  /**
+   * Whole SotW responses by type, version and resource names, newest last. Streams in lockstep (5,000
+   * gateways answered for one snapshot) get the same Buffer, nonce included: a nonce only has to pair a
+   * response with its ACK within one stream (xds_protocol.rst, "ACK/NACK and resource type instance
+   * version"), and a process-wide sequence never repeats within a stream.
+   */
+  private readonly shared = new Map<string, SharedResponse>();
+  private sharedSeq = 0;
+
   /** DiscoveryResponse.resources entries (key, length, Any), per resource object. */
   private readonly sotwEntries = new WeakMap<XdsResource, Buffer>();
   /** DeltaDiscoveryResponse.resources entries, per resource object, with the version they carry. */
@@ -65,6 +83,20 @@ export class ResponseEncoder {
     for (const r of response.resources) parts.push(this.sotwEntry(r));
     parts.push(stringField(SOTW.typeUrl, response.typeUrl), stringField(SOTW.nonce, response.nonce));
     return Buffer.concat(parts);
+  }
+
+  /** The response for these resources at this version, encoded once and shared (see `shared`). */
+  sotwShared(response: { version: string; typeUrl: string; resources: readonly XdsResource[] }): SharedResponse {
+    let key = `${response.typeUrl}\u0000${response.version}`;
+    for (const r of response.resources) key += `\u0000${r.name}`;
+    let hit = this.shared.get(key);
+    if (hit === undefined) {
+      const nonce = `s${++this.sharedSeq}`;
+      hit = { nonce, bytes: this.sotw({ ...response, nonce }) };
+      this.shared.set(key, hit);
+      if (this.shared.size > SHARED_KEPT) this.shared.delete(this.shared.keys().next().value!);
+    }
+    return hit;
   }
 
   delta(response: { systemVersion: string; typeUrl: string; nonce: string; resources: readonly DeltaEntry[]; removed: readonly string[] }): Buffer {

@@ -30,8 +30,11 @@ export class SotwStream {
 
   constructor(
     private readonly deps: StreamDeps,
-    /** Writes an encoded DiscoveryResponse (see response-encoding.ts). */
-    private readonly send: (response: Buffer) => void,
+    /**
+     * Writes an encoded DiscoveryResponse (see response-encoding.ts). `supersedes`: a response of the
+     * same key not yet written may be dropped for this one (SotW: each is the whole state of its type).
+     */
+    private readonly send: (response: Buffer, supersedes?: string) => void,
   ) {}
 
   /** @throws AdsProtocolError when the request breaks the protocol. */
@@ -127,17 +130,22 @@ export class SotwStream {
 
   private respond(typeUrl: TypeUrl, st: TypeState, answer: SotwAnswer): void {
     if (this.closed) return;
-    const nonce = String(++this.nonceCounter);
+    const shared = this.deps.encoder.sotwShared({ version: answer.version, resources: answer.resources, typeUrl });
+    let { nonce, bytes } = shared;
+    if (nonce === st.nonce) {
+      // The same response twice on this stream (a re-subscription answered at the same version): a nonce of its own.
+      nonce = `${shared.nonce}.${++this.nonceCounter}`;
+      bytes = this.deps.encoder.sotw({ version: answer.version, resources: answer.resources, typeUrl, nonce });
+    }
     st.nonce = nonce;
     st.version = answer.version;
     st.sent = new Map(answer.hashes);
     st.sentAny = true;
     this.deps.record.sent(typeUrl, answer.version, nonce);
-    const bytes = this.deps.encoder.sotw({ version: answer.version, resources: answer.resources, typeUrl, nonce });
     const labels = { type: typeLabel(typeUrl), protocol: 'sotw' };
     this.deps.metrics.responses.inc(labels);
     this.deps.metrics.responseBytes.inc(labels, bytes.length);
-    this.send(bytes);
+    this.send(bytes, typeUrl);
   }
 
   private state(typeUrl: TypeUrl): TypeState {

@@ -55,10 +55,12 @@ export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv =
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`metrics-gateway exited with ${proc.exitCode}: ${out}`);
     if (port === 0) {
-      const m = /msg="metrics-gateway started".* http=[^ \n]*:(\d+)/.exec(out);
+      const m = /msg="metrics-gateway started".* http=(?:https?:\/\/)?(\S*):(\d+)/.exec(out);
       if (m) {
-        port = Number(m[1]);
-        url = `http://127.0.0.1:${port}`;
+        port = Number(m[2]);
+        // A process told to listen on another loopback address (a replica on 127.0.0.12) is reached there.
+        const host = /^127\.\d+\.\d+\.\d+$/.test(m[1]!) ? m[1]! : '127.0.0.1';
+        url = `http://${host}:${port}`;
       }
     }
     if (port !== 0) {

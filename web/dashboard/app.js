@@ -62,6 +62,7 @@
     lastSummary = key;
     const cards = [`<div class="card" data-count="connected"><b>${s.connected}</b><small>connected</small></div>`,
       `<div class="card" data-count="synced"><b>${s.synced}</b><small>synced on every type</small></div>`];
+    if (s.unknown > 0) cards.push(`<div class="card" data-count="unknown"><b class="err">${s.unknown}</b><small>unknown (replica not answering)</small></div>`);
     for (const [type, short] of TYPES) {
       const t = s.types[type];
       cards.push(`<div class="card" data-count="${short}"><b>${t.synced}<small> synced</small></b>` +
@@ -74,6 +75,7 @@
   // ---- fleet -----------------------------------------------------------------------------------
   function typeCell(node, type) {
     const state = node.sync[type];
+    if (state === 'unknown') return `<td data-type="${type}" data-state="unknown"><span class="badge unknown">unknown</span></td>`;
     const t = node.types[`type.googleapis.com/envoy.config.${type === 'ClusterLoadAssignment' ? 'endpoint' : type === 'RouteConfiguration' ? 'route' : type.toLowerCase()}.v3.${type}`];
     let label = state;
     let cls = state;
@@ -92,14 +94,15 @@
     const rows = page.nodes.map((n) => {
       const load = n.load;
       const errShare = load && load.rps > 0 ? load.errorRps / load.rps : 0;
-      return `<tr data-node="${esc(n.nodeId)}" class="${n.state === 'connected' ? '' : 'gone'}">` +
+      const since = n.state === 'connected' ? ago(n.connectedAt) : n.state === 'unknown' ? 'unknown' : `left ${ago(n.disconnectedAt)}`;
+      return `<tr data-node="${esc(n.nodeId)}" data-node-state="${esc(n.state)}" data-replica="${esc(n.replica)}" class="${n.state === 'connected' ? '' : 'gone'}">` +
         `<td>${esc(n.nodeId)}</td><td>${esc(n.cluster)}</td><td>${esc(n.locality)}</td><td>${esc(n.userAgent)}</td><td>${esc(n.protocol)}</td>` +
-        `<td title="${esc(n.connectedAt)}">${n.state === 'connected' ? ago(n.connectedAt) : `left ${ago(n.disconnectedAt)}`}</td>` +
+        `<td class="replica">${esc(n.replica)}</td><td title="${esc(n.connectedAt)}">${since}</td>` +
         TYPES.map(([type]) => typeCell(n, type)).join('') +
         `<td class="num" data-rps="${load ? load.rps : ''}">${load ? rate(load.rps) : '–'}</td>` +
         `<td class="num ${errShare > 0 ? 'err' : ''}" data-error-rate="${load ? errShare : ''}">${load ? pct(errShare) : '–'}</td></tr>`;
     });
-    $('#nodes tbody').innerHTML = rows.join('') || '<tr><td colspan="12">no gateway matches</td></tr>';
+    $('#nodes tbody').innerHTML = rows.join('') || '<tr><td colspan="13">no gateway matches</td></tr>';
     const end = Math.min(page.total, page.offset + page.nodes.length);
     $('#range').textContent = page.total === 0 ? '0 of 0' : `${page.offset + 1}–${end} of ${page.total}`;
     $('#prev').disabled = page.offset === 0;
@@ -164,7 +167,7 @@
       card.querySelector('.info').innerHTML =
         `<h3>${esc(b.name)} <small>${esc(b.kind)}</small></h3><div>${esc(b.url)}</div>` +
         (b.balancing ? `<div class="balancing">balancing: ${esc(b.balancing)}</div>` : '') +
-        `<div>last minute: ${lm ? `${rate(lm.rps)} req/s, <span class="${lm.failed ? 'err' : ''}">${rate(lm.errorRps)} failed/s</span>, ${lm.inProgress} in progress` : 'no load reports yet'}` +
+        `<div>last ${b.windowSeconds} s: ${lm ? `<span class="backend-rps" data-rps="${lm.rps}">${rate(lm.rps)}</span> req/s, <span class="${lm.failed ? 'err' : ''}">${rate(lm.errorRps)} failed/s</span>, ${lm.inProgress} in progress` : 'no load reports yet'}` +
         ` · imbalance (max/min share): <span class="imbalance">${b.imbalance === null ? '–' : b.imbalance.toFixed(2)}</span></div>` +
         `<table class="endpoints"><thead><tr><th>Endpoint</th><th>Share, last minute</th><th>Errors</th><th>Outlier</th><th>Source</th><th>Last seen in DNS</th></tr></thead><tbody>${eps}</tbody></table>`;
       chart(b.name, card.querySelector('.chart'), b.series);
@@ -222,13 +225,29 @@
     });
   }
 
+  // ---- peers: which replicas this view merges, and which do not answer ------------------------
+  let lastPeers = '';
+  function renderPeers(replica, peers) {
+    const key = JSON.stringify([replica, peers.map((p) => [p.address, p.state, p.nodes, p.error])]);
+    if (key === lastPeers) return;
+    lastPeers = key;
+    const bad = peers.filter((p) => p.state !== 'up');
+    const box = $('#peers');
+    box.hidden = peers.length === 0;
+    box.classList.toggle('err', bad.length > 0);
+    box.innerHTML = `Replica <code>${esc(replica)}</code>, merged with ${peers.length} peer${peers.length === 1 ? '' : 's'}: ` +
+      peers.map((p) => `<span data-peer="${esc(p.address)}" data-peer-state="${esc(p.state)}">${esc(p.address)} ` +
+        (p.state === 'up' ? `(${p.nodes} streams)` : `<b>${p.state === 'gone' ? 'gone from DNS' : 'not answering'}</b> since ${esc(ago(p.since))}` +
+        `${p.error ? `: ${esc(p.error)}` : ''}; its ${p.nodes} gateways are shown as unknown, and its load is missing`) + '</span>').join('; ');
+  }
+
   const live = $('#live');
   const events = new EventSource(`${API}/events`);
   events.onopen = () => { live.classList.remove('off'); live.textContent = 'live'; };
   events.onerror = () => { live.classList.add('off'); live.textContent = 'reconnecting…'; };
   events.onmessage = (m) => {
     const tick = JSON.parse(m.data);
-    timed('summary', () => renderSummary(tick.summary));
+    timed('summary', () => { renderSummary(tick.summary); renderPeers(tick.replica, tick.peers || []); });
     live.textContent = `live · ${new Date().toLocaleTimeString()}`;
     if (tick.nodes !== seen.nodes || tick.load !== seen.load || showsPending) loadNodes();
     if (tick.load !== seen.load || tick.config !== seen.config) loadBackends();
