@@ -11,12 +11,12 @@ import { TYPE_URL } from '../xds/resource.js';
 // The fleet view's pure parts: per-backend load of several replicas as one (sums exact, shares
 // recomputed), and what a replica tells its peers: only what changed since the generations they hold.
 
-function view(name: string, rps: number, eps: Record<string, number>, at: string): ClusterLoadView {
+function view(name: string, rps: number, eps: Record<string, number>, at: string, ejection: { reporters: number; ejectedBy?: Record<string, number> } = { reporters: 1 }): ClusterLoadView {
   const total = Object.values(eps).reduce((a, b) => a + b, 0);
   return {
     name,
     lastMinute: { issued: total, succeeded: total, failed: 0, rps, errorRps: 0, inProgress: 1, dropped: 0 },
-    endpoints: Object.entries(eps).map(([address, issued]) => ({ address, issued, succeeded: issued, failed: 0, inProgress: 0, share: issued / total, errorRate: 0, lastReportAt: at })),
+    endpoints: Object.entries(eps).map(([address, issued]) => ({ address, issued, succeeded: issued, failed: 0, inProgress: 0, share: issued / total, errorRate: 0, lastReportAt: at, ejectedBy: ejection.ejectedBy?.[address] ?? 0, reporters: ejection.reporters })),
     imbalance: null,
     series: [{ at, rps, errorRps: 0 }],
   };
@@ -35,6 +35,16 @@ describe('fleet view', () => {
     expect(d!.endpoints.map((e) => [e.address, e.issued, e.share])).toEqual([['a:1', 600, 2 / 3], ['b:1', 300, 1 / 3]]);
     expect(d!.imbalance).toBe(2);
     expect(d!.series).toEqual([{ at, rps: 150, errorRps: 0 }]);
+  });
+
+  it('counts an ejected endpoint over the gateways of every replica: ejected by k of n', () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const [d] = mergeClusterViews([
+      [view('distributor', 100, { 'a:1': 300, 'b:1': 300 }, at, { reporters: 2, ejectedBy: { 'a:1': 1 } })],
+      [view('distributor', 50, { 'a:1': 10, 'b:1': 300 }, at, { reporters: 1, ejectedBy: { 'a:1': 1 } })],
+      [view('distributor', 50, { 'b:1': 300 }, at, { reporters: 3 })],
+    ]);
+    expect(d!.endpoints.map((e) => [e.address, e.ejectedBy, e.reporters])).toEqual([['a:1', 2, 6], ['b:1', 0, 6]]);
   });
 
   it('tells a peer only what changed since the generations it holds; everything to another instance', () => {
