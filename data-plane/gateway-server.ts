@@ -204,7 +204,7 @@ export class GatewayServer {
       return;
     }
     // The tenant is the authenticated one: the client's X-Scope-OrgID and Authorization go.
-    setAuthenticatedTenant(req, r.tenant);
+    setAuthenticatedTenant(req, r.tenant, r.policyHeaders);
     this.dispatch(req, res, route, state);
   }
 
