@@ -68,7 +68,7 @@ describe('tokens file', () => {
       'tokens.yaml:3:14: tokens[0].tenants: expected a non-empty list',
       'tokens.yaml:4:14: tokens[0].scopes[0]: "metrics:wrte" is not a scope; scopes: metrics:write, metrics:read, rules:read, rules:write, alerts:read, alerts:write, admin',
       'tokens.yaml:5:11: tokens[0].hash: is not an scrypt hash "$scrypt$ln=<n>,r=<r>,p=<p>$<salt>$<hash>"; make one with `metrics-gateway tokens mint`',
-      'tokens.yaml:11:5: tokens[1]: unknown key "secret"; valid keys: id, tenants, scopes, expires_at, hash',
+      'tokens.yaml:11:5: tokens[1]: unknown key "secret"; valid keys: id, tenants, scopes, expires_at, hash, access_policy, label_policies',
       'tokens.yaml:9:17: tokens[1].expires_at: "tomorrow" is not an RFC 3339 time such as 2027-01-01T00:00:00Z',
       'tokens.yaml:12:9: tokens[2].id: "ok" is already the id of tokens[1]',
     ]);
