@@ -220,6 +220,30 @@ describe('-config.check', () => {
     expect(none.stderr).toContain('set -auth.tokens-file');
     expect(readFileSync(tokensFile, 'utf8')).toContain('hash: nope');
   });
+
+  it('a tokens file that does not exist (optional Secret): fatal with -auth.type=token, no tokens in trust mode, loaded once it appears', async () => {
+    const absent = join(dir, 'not-yet', 'tokens.yaml');
+    const cfg = join(dir, 'optional.yaml');
+    writeFileSync(cfg, `gateway:\n  proxy:\n    default: { url: http://127.0.0.1:9 }\nauth:\n  tokens_file: ${absent}\n`);
+    const token = runCli(['-config.check', `-config.file=${cfg}`, '-auth.type=token']);
+    expect(token.code).toBe(1);
+    expect(token.stderr).toBe(`error: ${absent}: cannot read tokens file (-auth.tokens-file): no such file\n`);
+    const trust = runCli(['-config.check', `-config.file=${cfg}`]);
+    expect(trust.code, trust.stderr).toBe(0);
+    expect(trust.stdout).toContain(`tokens file ${absent} absent (optional in trust mode; watched, loaded when it appears)`);
+    // Running in trust mode, the file appears (the Secret is created): it is loaded and watched.
+    const gw = await startGateway([`-config.file=${cfg}`]);
+    try {
+      const status = async (): Promise<{ tokens?: { ids: string[] } }> => (await (await request(`${gw.url}/control-plane/api/v1/status`)).body.json()) as { tokens?: { ids: string[] } };
+      expect((await status()).tokens?.ids).toEqual([]);
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(dir, 'not-yet'), { recursive: true });
+      writeFileSync(absent, `tokens:\n  - id: late\n    tenants: [a]\n    scopes: [metrics:write]\n    hash: '${GOOD_HASH}'\n`);
+      await eventually(async () => (await status()).tokens?.ids.includes('late'), 'the tokens file loaded once it exists', 15_000, 100);
+    } finally {
+      await gw.stop();
+    }
+  }, 30_000);
 });
 
 describe('fail closed', () => {
