@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet dns]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth tls fleet dns]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -25,12 +25,13 @@ import { profile } from './scenarios/profile.js';
 import { reload } from './scenarios/reload.js';
 import { scaleOut } from './scenarios/scale-out.js';
 import { throughput, type Summary } from './scenarios/throughput.js';
+import { tls } from './scenarios/tls.js';
 import { workers } from './scenarios/workers.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
 const CONTROL_PLANE = ['fleet', 'dns'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE]);
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', 'tls', ...CONTROL_PLANE]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -156,6 +157,11 @@ async function main(): Promise<number> {
       const r = await auth(ctx);
       md.push(r.md);
       json['auth'] = r.json;
+    }
+    if (chosen.has('tls')) {
+      const r = await tls(ctx);
+      md.push(r.md);
+      json['tls'] = r.json;
     }
     if (chosen.has('profile')) {
       const r = await profile(ctx);
