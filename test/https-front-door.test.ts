@@ -18,9 +18,10 @@ import { makeCertAuthority, type CertAuthority, type IssuedCert } from './suppor
 import { cleanupsAfterEach } from './support/cleanups.js';
 import { DemoCluster } from './support/demo-cluster.js';
 import { WatchedConfig, type AppliedConfig } from './support/fleet.js';
+import { TEST_SERVER_FLAGS } from './support/gateway.js';
 import { HttpBackend } from './support/http-backend.js';
 import { eventually } from './support/poll.js';
-import { findPrometheus, remoteWriteCounters, startPrometheus } from './support/prometheus.js';
+import { findPrometheus, remoteWriteCounters, startPrometheus, testQueueConfig } from './support/prometheus.js';
 import { ScrapeTarget } from './support/scrape-target.js';
 import { mintTestToken, tokensYaml } from './support/tokens.js';
 
@@ -50,14 +51,7 @@ interface HttpsGateway {
 /** The process as the CLI builds it, HTTPS on port 0, its log kept (JSON lines). */
 async function startHttps(args: readonly string[], agentCert?: IssuedCert): Promise<HttpsGateway> {
   const logs: string[] = [];
-  const cfg = loadConfig([
-    '-server.http-listen-address=127.0.0.1',
-    '-server.http-listen-port=0',
-    '-server.grpc-listen-address=127.0.0.1',
-    '-server.grpc-listen-port=0',
-    '-server.graceful-shutdown-timeout=2s',
-    ...args,
-  ]);
+  const cfg = loadConfig([...TEST_SERVER_FLAGS, ...args]);
   const modules = buildModules(cfg, pino({ level: 'info' }, { write: (l: string) => void logs.push(l) }));
   await modules.start();
   cleanups.push(() => modules.stop());
@@ -98,11 +92,7 @@ async function pushWithPrometheus(gwUrl: string, password: string, tls: string[]
       '    basic_auth:',
       `      username: ${TENANT}`,
       `      password: ${password}`,
-      '    queue_config:',
-      '      max_samples_per_send: 500',
-      '      batch_send_deadline: 200ms',
-      '      min_backoff: 50ms',
-      '      max_backoff: 1s',
+      ...testQueueConfig(2),
       '',
     ].join('\n');
   const prom = await startPrometheus({ binary: PROMETHEUS!, config: yaml(true), args: ['--storage.remote.flush-deadline=5s'] });

@@ -9,9 +9,24 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { measure, type BenchContext, type Measurement } from '../lib/context.js';
 import { fmt, median, table } from '../lib/report.js';
+import { BENCH_DIST } from '../lib/paths.js';
+import { freePort, httpGet, start } from '../lib/proc.js';
 import { distributorConfig, gateway, nginxBackend, nginxProxy, type ServingCert, type Target } from '../lib/targets.js';
 
 const PATH = '/api/v1/push';
+
+/** bench/alpn-server.ts: a trivial handler behind ALPN http/1.1 only (h1) or h2 + http/1.1 (h2). */
+async function alpnServer(ctx: BenchContext, mode: 'h1' | 'h2', cert: ServingCert): Promise<Target> {
+  const port = await freePort();
+  const name = `node-tls-${mode}`;
+  const child = start(name, process.execPath, [join(BENCH_DIST, 'alpn-server.js'), String(port), mode, cert.certPath, cert.keyPath], { cpu: ctx.cpu.proxy, logFile: join(ctx.dir, `${name}.log`) });
+  const url = `https://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if ((await httpGet(`${url}/`, 500)) !== undefined) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { name, url, child, stop: () => child.stop() };
+}
 
 /** A self-signed RSA 2048 certificate for 127.0.0.1 (what cert-manager issues by default: RSA 2048). */
 function servingCert(dir: string): ServingCert {
@@ -36,21 +51,27 @@ export async function tls(ctx: BenchContext): Promise<{ md: string; json: Record
     started.push(ngHttp);
     const ngHttps = await nginxProxy(ctx.dir, ctx.cpu.proxy, upstream, cert);
     started.push(ngHttps);
+    const h1 = await alpnServer(ctx, 'h1', cert);
+    started.push(h1);
+    const h2 = await alpnServer(ctx, 'h2', cert);
+    started.push(h2);
     const pairs = [
       { name: 'gateway', plain: gwHttp, tls: gwHttps },
       { name: 'nginx', plain: ngHttp, tls: ngHttps },
+      // Not plain vs TLS: HTTP/1.1 clients on a server offering http/1.1 only vs one offering h2 too.
+      { name: 'alpn', plain: h1, tls: h2 },
     ];
-    for (const t of [gwHttp, gwHttps, ngHttp, ngHttps]) {
+    for (const t of [gwHttp, gwHttps, ngHttp, ngHttps, h1, h2]) {
       ctx.log(`warm-up ${t.name} (${t.url}) ${ctx.warmupSeconds}s`);
       await measure(ctx, { url: t.url + PATH, child: t.child, seconds: ctx.warmupSeconds, connections: 25 });
     }
-    const results = new Map<string, Measurement[]>([gwHttp, gwHttps, ngHttp, ngHttps].map((t) => [t.name, []]));
+    const results = new Map<string, Measurement[]>([gwHttp, gwHttps, ngHttp, ngHttps, h1, h2].map((t) => [t.name, []]));
     const ratios = new Map<string, number[]>(pairs.map((p) => [p.name, []]));
     for (let round = 1; round <= ctx.rounds; round++) {
       // Alternate which pair goes first: the machine's background load drifts.
       for (const p of round % 2 === 1 ? pairs : [...pairs].reverse()) {
         const [plain, secure] = await Promise.all(
-          [p.plain, p.tls].map((t) => measure(ctx, { url: t.url + PATH, child: t.child, others: [backend.child!], seconds: ctx.seconds, connections: 25 })),
+          [p.plain, p.tls].map((t) => measure(ctx, { url: t.url + PATH, child: t.child, others: p.name === 'alpn' ? [] : [backend.child!], seconds: ctx.seconds, connections: 25 })),
         );
         for (const [t, m] of [[p.plain, plain!], [p.tls, secure!]] as const) {
           ctx.log(`round ${round} ${t.name}: ${fmt(m.rps, 0)} req/s p99 ${fmt(m.p99Ms, 2)} ms cpu ${fmt(m.cpuUsPerReq)} µs/req errors ${m.errors}`);
@@ -84,6 +105,16 @@ export async function tls(ctx: BenchContext): Promise<{ md: string; json: Record
           row('metrics-gateway, HTTPS (-server.http-tls-*)', gwHttps, r('gateway')),
           row('nginx, plain HTTP', ngHttp, '1.00×'),
           row('nginx, HTTPS (ssl on the listener)', ngHttps, r('nginx')),
+        ],
+      ),
+      '',
+      'Offering h2, HTTP/1.1 clients (wrk), a handler that reads the body and answers 200, HTTPS both:',
+      '',
+      table(
+        ['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '× http/1.1 only (per round)', 'errors'],
+        [
+          row('core/tls-termination.ts + node:http, ALPN http/1.1 (what the gateway runs)', h1, '1.00×'),
+          row('node:http2 createSecureServer, allowHTTP1, ALPN h2 + http/1.1', h2, r('alpn')),
         ],
       ),
       '',
