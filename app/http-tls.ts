@@ -118,6 +118,10 @@ export function httpServerTls(tree: ValueTree, logger: Logger, name: string): Ht
     return { termination: undefined, source: undefined, description: 'plain HTTP (no -server.http-tls-cert-path)' };
   }
   const clientAuth = (given === '' ? (caPath !== '' ? 'RequireAndVerifyClientCert' : 'NoClientCert') : given) as ClientAuthType;
+  if (clientAuth === 'NoClientCert' && caPath !== '') {
+    // exporter-toolkit (dskit's TLS config) refuses this too: a CA nothing is checked against is a mistake.
+    throw new GatewayError('CONFIG_BAD_VALUE', `-${FLAGS.ca} is set but -server.http-tls-client-auth=NoClientCert asks for no client certificate: drop the CA or pick a client auth type`);
+  }
   if (clientAuthVerifies(clientAuth) && caPath === '') {
     throw new GatewayError('CONFIG_BAD_VALUE', `-server.http-tls-client-auth=${clientAuth} verifies client certificates: set -${FLAGS.ca} to the CA that signs them`);
   }

@@ -1,4 +1,4 @@
-// Certificate, key and CA files for the xDS channel, re-read while the process runs. Kubernetes
+// Certificate, key and CA files for the xDS channel and the HTTPS port, re-read while the process runs. Kubernetes
 // rotates a mounted Secret in place (an atomic swap of the directory the files link into), so the
 // files are polled: a new pair is checked (it parses, the key belongs to the certificate, it has
 // not expired) before it is handed on, and a bad or half-written pair keeps the last good one.

@@ -273,6 +273,9 @@ it('a certificate that cannot be used at start is a clear error naming the flag,
   expect(build([...tlsFlags(serverCert), '-server.http-tls-client-auth=VerifyClientCertIfGiven'])).toBe(
     '-server.http-tls-client-auth=VerifyClientCertIfGiven verifies client certificates: set -server.http-tls-ca-path to the CA that signs them',
   );
+  expect(build([...tlsFlags(serverCert), `-server.http-tls-ca-path=${ca.caPath}`, '-server.http-tls-client-auth=NoClientCert'])).toBe(
+    `-server.http-tls-ca-path is set but -server.http-tls-client-auth=NoClientCert asks for no client certificate: drop the CA or pick a client auth type`,
+  );
   expect(build([`-server.http-tls-ca-path=${ca.caPath}`])).toBe('-server.http-tls-ca-path needs TLS on the HTTP server: set -server.http-tls-cert-path and -server.http-tls-key-path');
   expect(build([...tlsFlags(serverCert), '-server.tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA'])).toMatch(/"TLS_RSA_WITH_RC4_128_SHA" is not a Go cipher suite name/);
   expect(build([...tlsFlags(serverCert), '-server.tls-min-version=TLS12'])).toMatch(/must be one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13/);

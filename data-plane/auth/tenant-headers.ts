@@ -27,16 +27,21 @@ export function setAuthenticatedTenant(req: IncomingMessage, tenant: string, ext
     }
   }
   const headers = req.headers;
-  if (count === 1 && extra.length === 0) {
-    // One Authorization, no client tenant, nothing to add: the pair is overwritten in place, so the
-    // list keeps the length the parser counted and Node's lazy headersDistinct getter stays right.
-    // Resetting it makes a value computed earlier recompute; the HTTP path never computes it at all.
-    // Measured: the rebuild below was the largest part of the auth cost per request (BENCHMARKS.md).
-    delete headers.authorization;
+  if (count === 1) {
+    // The common case, one Authorization and nothing else of these: its pair is overwritten in place
+    // and the gateway's pairs appended, no copy of the list. Node's lazy headersDistinct getter reads
+    // only as many entries as the parser counted, so it is replaced by one that reads them all, run
+    // only if something asks (the httpgrpc path; the HTTP path reads rawHeaders).
+    // Measured: a rebuild of the list was the largest part of the auth cost per request (BENCHMARKS.md).
+    delete headers[raw[found]!.toLowerCase()];
     headers['x-scope-orgid'] = tenant;
     raw[found] = 'X-Scope-OrgID';
     raw[found + 1] = tenant;
-    (req as { headersDistinct: unknown }).headersDistinct = undefined;
+    for (let i = 0; i < extra.length; i += 2) {
+      raw.push(extra[i]!, extra[i + 1]!);
+      addHeader(headers, extra[i]!.toLowerCase(), extra[i + 1]!);
+    }
+    Object.defineProperty(req, 'headersDistinct', LAZY_DISTINCT);
     return;
   }
   const out: string[] = [];
@@ -49,16 +54,34 @@ export function setAuthenticatedTenant(req: IncomingMessage, tenant: string, ext
   out.push('X-Scope-OrgID', tenant);
   headers['x-scope-orgid'] = tenant;
   for (let i = 0; i < extra.length; i += 2) {
-    const lower = extra[i]!.toLowerCase();
-    const prev = headers[lower];
-    headers[lower] = prev === undefined ? extra[i + 1]! : `${String(prev)}, ${extra[i + 1]!}`;
+    addHeader(headers, extra[i]!.toLowerCase(), extra[i + 1]!);
     out.push(extra[i]!, extra[i + 1]!);
   }
   req.rawHeaders = out;
   // Node derives `headers` and `headersDistinct` from rawHeaders once, on first access, counting the
-  // entries the parser saw: with a list of another length both must be set, or a later first access
+  // entries the parser saw: with a list of another length both must be right, or a later first access
   // would read the wrong entries.
-  const distinct: Record<string, string[]> = {};
-  for (let i = 0; i < out.length; i += 2) (distinct[out[i]!.toLowerCase()] ??= []).push(out[i + 1]!);
-  req.headersDistinct = distinct;
+  Object.defineProperty(req, 'headersDistinct', LAZY_DISTINCT);
 }
+
+/** As node:http joins a repeated field in `headers`: with ", ". */
+function addHeader(headers: IncomingMessage['headers'], lower: string, value: string): void {
+  const prev = headers[lower];
+  headers[lower] = prev === undefined ? value : `${String(prev)}, ${value}`;
+}
+
+/** headersDistinct from the whole of rawHeaders, computed on first access and kept. */
+const LAZY_DISTINCT: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: IncomingMessage): NodeJS.Dict<string[]> {
+    const raw = this.rawHeaders;
+    const distinct: Record<string, string[]> = {};
+    for (let i = 0; i < raw.length; i += 2) (distinct[raw[i]!.toLowerCase()] ??= []).push(raw[i + 1]!);
+    Object.defineProperty(this, 'headersDistinct', { configurable: true, enumerable: true, writable: true, value: distinct });
+    return distinct;
+  },
+  set(this: IncomingMessage, value: NodeJS.Dict<string[]>): void {
+    Object.defineProperty(this, 'headersDistinct', { configurable: true, enumerable: true, writable: true, value });
+  },
+};
