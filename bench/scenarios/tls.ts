@@ -92,31 +92,27 @@ export async function tls(ctx: BenchContext): Promise<{ md: string; json: Record
         String(ms.reduce((a, m) => a + m.errors, 0)),
       ];
     };
+    const pairTable = (what: string, ratioHeader: string, rows: ReadonlyArray<readonly [string, Target, string]>): string =>
+      table([what, 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', ratioHeader, 'errors'], rows.map(([label, t, ratio]) => row(label, t, ratio)));
     const r = (name: string): string => `${median(ratios.get(name)!).toFixed(3)}× (rounds: ${ratios.get(name)!.map((x) => x.toFixed(3)).join(', ')})`;
     const gwTlsCpu = median(results.get('gateway-https')!.map((m) => m.cpuUsPerReq!));
     const ngTlsCpu = median(results.get('nginx-tls')!.map((m) => m.cpuUsPerReq!));
     const md = [
       '### tls. HTTPS front door vs plain HTTP (8 KiB snappy POSTs, 25 keep-alive connections each, plain and TLS loaded at once)',
       '',
-      table(
-        ['proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'HTTPS × HTTP (per round)', 'errors'],
-        [
-          row('metrics-gateway, plain HTTP', gwHttp, '1.00×'),
-          row('metrics-gateway, HTTPS (-server.http-tls-*)', gwHttps, r('gateway')),
-          row('nginx, plain HTTP', ngHttp, '1.00×'),
-          row('nginx, HTTPS (ssl on the listener)', ngHttps, r('nginx')),
-        ],
-      ),
+      pairTable('proxy', 'HTTPS × HTTP (per round)', [
+        ['metrics-gateway, plain HTTP', gwHttp, '1.00×'],
+        ['metrics-gateway, HTTPS (-server.http-tls-*)', gwHttps, r('gateway')],
+        ['nginx, plain HTTP', ngHttp, '1.00×'],
+        ['nginx, HTTPS (ssl on the listener)', ngHttps, r('nginx')],
+      ]),
       '',
       'Offering h2, HTTP/1.1 clients (wrk), a handler that reads the body and answers 200, HTTPS both:',
       '',
-      table(
-        ['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '× http/1.1 only (per round)', 'errors'],
-        [
-          row('core/tls-termination.ts + node:http, ALPN http/1.1 (what the gateway runs)', h1, '1.00×'),
-          row('node:http2 createSecureServer, allowHTTP1, ALPN h2 + http/1.1', h2, r('alpn')),
-        ],
-      ),
+      pairTable('server', '× http/1.1 only (per round)', [
+        ['core/tls-termination.ts + node:http, ALPN http/1.1 (what the gateway runs)', h1, '1.00×'],
+        ['node:http2 createSecureServer, allowHTTP1, ALPN h2 + http/1.1', h2, r('alpn')],
+      ]),
       '',
       `HTTPS CPU per request, gateway vs nginx: ${(gwTlsCpu / ngTlsCpu).toFixed(2)}×; what TLS adds per request: gateway ${fmt(gwTlsCpu - median(results.get('gateway-http')!.map((m) => m.cpuUsPerReq!)))} µs, nginx ${fmt(ngTlsCpu - median(results.get('nginx')!.map((m) => m.cpuUsPerReq!)))} µs.`,
       '',
