@@ -153,6 +153,13 @@ describe('the auth filter on the Listener', () => {
     const problems = checkResources(TYPE_URL.listener, bad.listeners, bad.accepted);
     expect(problems.join('\n')).toContain(`Listener "metrics-gateway": filter "${AUTH_FILTER_NAME}": tokens[0]: scopes ["metrics:read","root"] must be a list of`);
     expect(problems.join('\n')).toContain('tokens[0]: hash is not an scrypt hash');
+    // Label policies are checked again on the gateway: a selector no file check saw is NACKed.
+    const policy = acceptedWithAuth({ ...settings, tokens: [{ ...good.entry, accessPolicy: 'p', labelPolicies: { a: ['{ok="1"}', '{a=~"("}'], b: ['{x="y"}'] } }] });
+    const why = checkResources(TYPE_URL.listener, policy.listeners, policy.accepted).join('\n');
+    expect(why).toContain('tokens[0]: label_policies.a: "{a=~\\"(\\"}" is not a series selector: the regular expression of a is not a valid regular expression');
+    expect(why).toContain('tokens[0]: label_policies: tenant "b" is not one of the token\'s tenants');
+    const fine = acceptedWithAuth({ ...settings, tokens: [{ ...good.entry, accessPolicy: 'p', labelPolicies: { a: ['{ok="1"}'] } }] });
+    expect(checkResources(TYPE_URL.listener, fine.listeners, fine.accepted)).toEqual([]);
   });
 
   it('a gateway NACKs an unusable token set and keeps enforcing the last good one', async () => {
