@@ -125,7 +125,8 @@ export class TlsTermination {
     timer.unref();
     const onError = (err: NodeJS.ErrnoException): void => {
       clearTimeout(timer);
-      this.refused(raw, explain(err.code, err.message), err.code);
+      // A client that goes away mid-handshake (ECONNRESET, EPIPE) was not refused: nothing to explain.
+      if (err.code?.startsWith('ERR_SSL') || err.code?.startsWith('ERR_TLS')) this.refused(raw, explain(err.code, err.message), err.code);
       socket.destroy();
     };
     socket.once('error', onError);
