@@ -127,6 +127,12 @@ export class TlsTermination {
       clearTimeout(timer);
       // A client that goes away mid-handshake (ECONNRESET, EPIPE) was not refused: nothing to explain.
       if (err.code?.startsWith('ERR_SSL') || err.code?.startsWith('ERR_TLS')) this.refused(raw, explain(err.code, err.message), err.code);
+      if (err.code === 'ERR_SSL_HTTP_REQUEST' && raw.writable) {
+        // As Go's net/http answers plain HTTP on a TLS port: say what is wrong instead of a reset.
+        socket.destroy();
+        raw.end('HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server: use https://\n');
+        return;
+      }
       socket.destroy();
     };
     socket.once('error', onError);

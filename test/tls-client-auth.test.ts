@@ -121,6 +121,22 @@ describe("Go's client auth types on the HTTPS port", () => {
     expect(refusals[0]!.certificate).toBe('old-client');
   });
 
+  it('answers plain HTTP on the HTTPS port with a 400 saying so, as Go does, and logs it', async () => {
+    const s = await serve('NoClientCert');
+    const r = await new Promise<{ status?: number; body: string }>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port: s.port, path: '/', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        })
+        .on('error', (err) => resolve({ body: err.message }));
+    });
+    expect(r).toEqual({ status: 400, body: 'Client sent an HTTP request to an HTTPS server: use https://\n' });
+    expect(s.requests()).toBe(0);
+    expect(s.logs.map((l) => (JSON.parse(l) as { why: string }).why)).toEqual(['the client sent plain HTTP to the HTTPS port; use https://']);
+  });
+
   it('refuses curl without a client certificate inside the TLS handshake (TLS 1.2 and 1.3), before any HTTP', async () => {
     const s = await serve('RequireAndVerifyClientCert');
     const curl = (args: string[]): Promise<{ code: number; err: string }> =>
