@@ -25,6 +25,7 @@ import { gatewayFields } from '../data-plane/gateway-config.js';
 import { proxySchema } from '../control-plane/proxy-config.js';
 import { controlPlaneSchema } from '../control-plane/control-plane-config.js';
 import { grpcTlsSchema } from './xds-tls.js';
+import { httpTlsSchema, tlsVersionFields } from './http-tls.js';
 import { authSchema } from '../control-plane/auth-config.js';
 
 export const TARGETS = ['gateway', 'control-plane', 'all'] as const;
@@ -55,6 +56,8 @@ export const serverSchema: Section = section({
   http_idle_timeout: field('duration', 120_000, 'Idle time after which a client keep-alive connection is closed.', {
     flag: 'server.http-idle-timeout',
   }),
+  http_tls_config: httpTlsSchema,
+  ...tlsVersionFields,
   grpc_tls_config: grpcTlsSchema,
   graceful_shutdown_timeout: field('duration', 30_000, 'Time to finish in-flight requests after SIGTERM.', {
     flag: 'server.graceful-shutdown-timeout',

@@ -53,13 +53,19 @@ export function configFacts(tree: ValueTree): ConfigFacts {
   };
 }
 
-/** -auth.tokens-file, read as start-up does; throws GatewayError. '' without a file. */
-function startupTokens(tree: ValueTree): { file: string; tokens: TokenEntry[] } {
+/**
+ * -auth.tokens-file, read as start-up does; throws GatewayError. '' without a file. In trust mode a
+ * file that does not exist (an optional Secret not created yet) is no error: nothing is enforced
+ * without tokens, and the file is watched, so it is loaded when it appears. With -auth.type=token a
+ * missing file fails start-up (fail closed).
+ */
+function startupTokens(tree: ValueTree): { file: string; tokens: TokenEntry[]; absent: boolean } {
   const file = str(tree, 'auth.tokens_file');
   if (str(tree, 'auth.type') === 'token' && file === '') {
     throw new GatewayError('CONFIG_BAD_VALUE', 'auth.type is "token" but auth.tokens_file is empty: set -auth.tokens-file (mint entries with `metrics-gateway tokens mint`)');
   }
-  return { file, tokens: file === '' ? [] : readTokensFile(file) };
+  if (file !== '' && str(tree, 'auth.type') === 'trust' && contentHash(file) === 'unreadable:ENOENT') return { file, tokens: [], absent: true };
+  return { file, tokens: file === '' ? [] : readTokensFile(file), absent: false };
 }
 
 export interface ControlPlaneModuleOptions {
@@ -148,7 +154,7 @@ export class ControlPlaneModule {
     const tokens = startupTokens(this.opts.cfg.tree);
     const authLine = facts.auth
       ? `  auth: token (basic auth, realm "${facts.auth.realm}"), ${tokens.tokens.length} tokens from ${tokens.file} (watched): ${tokens.tokens.map((t) => t.id).join(', ')}`
-      : '  auth: trust (the client\'s X-Scope-OrgID is forwarded)';
+      : `  auth: trust (the client's X-Scope-OrgID is forwarded)${tokens.absent ? `; tokens file ${tokens.file} absent (optional in trust mode; watched, loaded when it appears)` : ''}`;
     const dnsNames = facts.backends.flatMap((b) => (b.target.kind === 'dns' ? [`${b.name} → ${b.url}`] : []));
     return [
       `control plane: xDS on ${this.opts.grpcAddress}, ${this.opts.tls.description}`,
@@ -188,6 +194,7 @@ export class ControlPlaneModule {
         starting: async () => {
           this.check();
           const tokens = startupTokens(cfg.tree);
+          if (tokens.absent) logger.info({ file: tokens.file }, 'auth: trust mode and the tokens file does not exist (optional Secret): no tokens; watching for it');
           this.tokenIds = tokens.tokens.map((t) => t.id);
           this.controlPlane.setTokens(tokens.tokens);
           this.controlPlane.setConfig(configFacts(cfg.tree));

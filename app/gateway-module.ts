@@ -21,6 +21,7 @@ import { LoadRecorder } from '../data-plane/load/load-recorder.js';
 import { GatewayError } from '../core/errors.js';
 import { probeXdsConnection } from './xds-connect-probe.js';
 import type { XdsClientTls } from './xds-tls.js';
+import type { HttpServerTls } from './http-tls.js';
 import type { AcceptedResources, RawAccepted } from '../data-plane/xds/accepted-state.js';
 
 /** -gateway.xds.server-address as a list; empty: the in-process control plane. */
@@ -34,6 +35,8 @@ export interface GatewayModuleOptions {
   readonly registry: Registry;
   /** Credentials for every stream on the xDS channel (ADS now; load reporting shares them). */
   readonly tls: XdsClientTls;
+  /** HTTPS on the front door (-server.http-tls-*); plain HTTP when its termination is undefined. */
+  readonly httpTls?: HttpServerTls;
   /** xDS servers; a function because an embedded control plane's port is known only once it listens. */
   readonly servers: () => readonly string[];
   /** Embedded: start() waits (bounded) for the first config, so the process is ready when it returns. */
@@ -77,6 +80,7 @@ export class GatewayModule {
         idleTimeoutMs: num(cfg.tree, 'server.http_idle_timeout'),
         headerTimeoutMs: num(cfg.tree, 'server.http_read_header_timeout'),
         gracefulShutdownMs: num(cfg.tree, 'server.graceful_shutdown_timeout'),
+        ...(opts.httpTls?.termination ? { tls: opts.httpTls.termination } : {}),
       },
       {
         logger,
@@ -104,6 +108,7 @@ export class GatewayModule {
     }
     const { cfg } = this.opts;
     return [
+      `gateway: HTTP front door: ${this.opts.httpTls?.description ?? 'plain HTTP'}`,
       `gateway: xDS from ${servers.length > 0 ? servers.join(', ') : 'the in-process control plane'} as node "${str(cfg.tree, 'gateway.xds.node_id')}" of cluster "${str(cfg.tree, 'gateway.xds.cluster')}", ${this.opts.tls.description}`,
     ];
   }
@@ -131,17 +136,17 @@ export class GatewayModule {
     return new Service('gateway', {
       starting: async () => {
         this.check();
+        if (!this.opts.relay) this.opts.httpTls?.source?.start();
         const apply = (accepted: AcceptedResources): void => {
-          const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, this.auth);
+          const r = buildGatewayState(accepted, GATEWAY_LISTENER, this.server.current, factory, { runtime: this.auth, required: requireAuth });
+          if ('refused' in r) {
+            this.waiting = r.refused;
+            logger.error({ version: r.version }, `xds: not applying config: ${r.refused}`);
+            return;
+          }
           if ('waiting' in r) {
             this.waiting = r.waiting;
             logger.debug({ waiting: r.waiting }, 'xds: config incomplete, keeping the current one');
-            return;
-          }
-          if (requireAuth && !r.state.auth) {
-            // Fail closed: this gateway was told to authenticate, its control plane says trust.
-            this.waiting = 'a configuration with authentication (-auth.type=token is set on this gateway, but the control plane sends no auth filter: set -auth.type=token and -auth.tokens-file on the control plane)';
-            logger.error({ version: r.state.version }, `xds: not applying config: ${this.waiting}`);
             return;
           }
           for (const c of r.keptEndpoints) logger.warn({ cluster: c }, 'xds: empty endpoint set received; keeping the current endpoints');
@@ -192,6 +197,7 @@ export class GatewayModule {
         this.auth.close();
         this.lrs?.detach();
         this.opts.tls.source?.stop();
+        this.opts.httpTls?.source?.stop();
       },
     });
   }

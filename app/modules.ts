@@ -4,6 +4,9 @@
 //                  on loopback and talks to it exactly as a remote gateway would
 //   all:           both, with the control plane also serving other gateways
 
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -14,6 +17,7 @@ import { configuredXdsServers, GatewayModule, type ConfigFeed } from './gateway-
 import type { RawAccepted } from '../data-plane/xds/accepted-state.js';
 import { Service, ServiceManager } from './services.js';
 import { checkInProcessTls, xdsClientTls, xdsServerTls } from './xds-tls.js';
+import { httpServerTls } from './http-tls.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { registerAdminRoutes } from '../data-plane/admin-routes.js';
 
@@ -70,6 +74,8 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
   const serverTls = runsControlPlane ? xdsServerTls(cfg.tree, logger) : undefined;
   const clientTls = runsGateway ? xdsClientTls(cfg.tree, logger) : undefined;
   if (serverTls && clientTls && xdsServers.length === 0) checkInProcessTls(serverTls, clientTls);
+  // The HTTP port: the gateway's front door, or the control plane's API and dashboard.
+  const httpTls = httpServerTls(cfg.tree, logger, runsGateway ? 'gateway HTTP' : 'control plane HTTP');
 
   let cp: ControlPlaneModule | undefined;
   if (serverTls) {
@@ -95,6 +101,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
     const gw = new GatewayModule({
       cfg,
       tls: clientTls,
+      httpTls,
       logger,
       registry,
       servers: () => (xdsServers.length > 0 ? xdsServers : controlPlane ? [controlPlane.address] : []),
@@ -125,11 +132,15 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
     services.push(gw.service());
     if (role?.kind !== 'primary') services.push(new Service('http-address', { starting: async () => void (addresses['http'] = server.address()) }));
   } else if (controlPlane) {
-    // -target=control-plane: its own small HTTP server for the API, /ready and /metrics. The process
-    // and Node heap metrics too (nodejs_heap_size_used_bytes, nodejs_external_memory_bytes, GC): the
-    // gateway's registry has them, and a control plane holding thousands of streams needs them more.
+    // -target=control-plane: its own small HTTP server for the API, /ready and /metrics, behind the
+    // same TLS layer as the gateway's when -server.http-tls-* is set. The process and Node heap metrics
+    // too (nodejs_heap_size_used_bytes, nodejs_external_memory_bytes, GC): the gateway's registry has
+    // them, and a control plane holding thousands of streams needs them more.
     if (!registry.getSingleMetric('nodejs_heap_size_used_bytes')) collectDefaultMetrics({ register: registry });
-    const app = Fastify({ logger: false });
+    const server = http.createServer();
+    const listener = httpTls.termination ? httpTls.termination.serve(server) : server;
+    if (listener !== server) listener.on('listening', () => server.emit('listening'));
+    const app = Fastify({ logger: false, serverFactory: (handler) => server.on('request', handler) });
     app.get('/ready', async (_req, reply) =>
       manager().isReady() ? reply.type('text/plain').send('ready\n') : reply.code(503).type('text/plain').send('not ready: starting\n'),
     );
@@ -140,9 +151,22 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       new Service('http-server', {
         starting: async () => {
           const host = str(cfg.tree, 'server.http_listen_address');
-          addresses['http'] = await app.listen({ host: host === '' ? '::' : host, port: num(cfg.tree, 'server.http_listen_port') });
+          await app.ready();
+          listener.listen(num(cfg.tree, 'server.http_listen_port'), host === '' ? '::' : host);
+          await once(listener, 'listening');
+          const a = listener.address() as AddressInfo;
+          addresses['http'] = `${httpTls.termination ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+          httpTls.source?.start();
         },
-        stopping: () => app.close(),
+        stopping: async () => {
+          httpTls.source?.stop();
+          const closed = once(listener, 'close');
+          listener.close();
+          if (listener !== server) server.close();
+          server.closeAllConnections();
+          await closed;
+          await app.close();
+        },
       }),
     );
   }
@@ -160,7 +184,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       const http = `${str(cfg.tree, 'server.http_listen_address') || '(all interfaces)'}:${num(cfg.tree, 'server.http_listen_port')}`;
       return [
         `target: ${target}${embedded ? ' (with an in-process control plane on -config.file)' : ''}`,
-        `HTTP on ${http}: ${gateway ? 'the gateway, ' : ''}/ready, /metrics, /config${controlPlane ? ', /control-plane/api/v1/' : ''}`,
+        `HTTP on ${http}: ${gateway ? 'the gateway, ' : ''}/ready, /metrics, /config${controlPlane ? ', /control-plane/api/v1/' : ''}; ${httpTls.description}`,
         ...(controlPlane?.check() ?? []),
         ...(gateway?.check() ?? []),
       ];

@@ -1,4 +1,4 @@
-// Certificate, key and CA files for the xDS channel, re-read while the process runs. Kubernetes
+// Certificate, key and CA files for the xDS channel and the HTTPS port, re-read while the process runs. Kubernetes
 // rotates a mounted Secret in place (an atomic swap of the directory the files link into), so the
 // files are polled: a new pair is checked (it parses, the key belongs to the certificate, it has
 // not expired) before it is handed on, and a bad or half-written pair keeps the last good one.
@@ -106,6 +106,7 @@ export class TlsFileSource implements CertificateProvider {
   private reloadError: string | undefined;
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
+  private readonly reloadListeners = new Set<(m: TlsMaterial) => void>();
 
   /** Loads the files at once: a bad file fails start-up (and the config check) with its reason. */
   constructor(private readonly opts: TlsFileSourceOptions) {
@@ -131,6 +132,11 @@ export class TlsFileSource implements CertificateProvider {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Called with the new files after each good reload (a TLS server swaps its secure context). */
+  onReload(listener: (material: TlsMaterial) => void): void {
+    this.reloadListeners.add(listener);
   }
 
   addCaCertificateListener(listener: CaListener): void {
@@ -192,6 +198,7 @@ export class TlsFileSource implements CertificateProvider {
       { cert: this.opts.paths.certPath, subject: next.identity?.subject, validTo: next.identity?.validTo, ca: this.opts.paths.caPath || 'system' },
       'TLS certificates reloaded; new connections use them, open streams stay up',
     );
+    for (const l of this.reloadListeners) l(next);
     for (const l of this.caListeners) l({ caCertificate: next.ca.certificates });
     const identity = this.identityUpdate();
     for (const l of this.identityListeners) l(identity);

@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth fleet push dns od lr hb]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth tls fleet push dns od lr hb]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -27,6 +27,7 @@ import { profile } from './scenarios/profile.js';
 import { reload } from './scenarios/reload.js';
 import { scaleOut } from './scenarios/scale-out.js';
 import { throughput, type Summary } from './scenarios/throughput.js';
+import { tls } from './scenarios/tls.js';
 import { workers } from './scenarios/workers.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
@@ -34,7 +35,7 @@ const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 const CONTROL_PLANE = ['fleet', 'push', 'dns'] as const;
 /** Balancing that sees health (issue 19): sick distributor + Prometheus, slow distributor, healthy overhead. */
 const HEALTH = ['od', 'lr', 'hb'] as const;
-const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', ...CONTROL_PLANE, ...HEALTH]);
+const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', 'tls', ...CONTROL_PLANE, ...HEALTH]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
 
@@ -165,6 +166,11 @@ async function main(): Promise<number> {
       const r = await auth(ctx);
       md.push(r.md);
       json['auth'] = r.json;
+    }
+    if (chosen.has('tls')) {
+      const r = await tls(ctx);
+      md.push(r.md);
+      json['tls'] = r.json;
     }
     for (const [key, run] of [['od', sickDistributor], ['lr', slowDistributor], ['hb', healthyOverhead]] as const) {
       if (!chosen.has(key)) continue;

@@ -6,17 +6,22 @@
 //       scopes: [metrics:write]
 //       expires_at: 2027-01-01T00:00:00Z # optional, RFC 3339
 //       hash: $scrypt$ln=15,r=8,p=1$...  # from `metrics-gateway tokens mint`; never the secret
+//       access_policy: ci                # optional: GEM's access policy name (X-Access-Policy-Name)
+//       label_policies:                  # optional: per tenant, series selectors reads are limited to
+//         team-a: ['{namespace="prod"}']  #   (X-Prom-Label-Policy on read paths)
 //
 // Problems are reported as file:line:col: tokens[i].field: what is wrong (like the config file), all
 // of them at once; the caller keeps the last good set.
 
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { parseSeriesSelector, SelectorError } from '../core/label-selector.js';
 import { parseYamlFile } from '../core/yaml-doc.js';
-import { hashProblem, isScope, SCOPES, TOKEN_ID_PATTERN, type Scope, type TokenEntry } from '../core/auth.js';
+import { ACCESS_POLICY_PATTERN, hashProblem, isScope, SCOPES, TOKEN_ID_PATTERN, type Scope, type TokenEntry } from '../core/auth.js';
 import { GatewayError } from '../core/errors.js';
 
-const KEYS = ['id', 'tenants', 'scopes', 'expires_at', 'hash'] as const;
+const KEYS = ['id', 'tenants', 'scopes', 'expires_at', 'hash', 'access_policy', 'label_policies'] as const;
+const OPTIONAL = new Set(['expires_at', 'access_policy']);
 
 export function readTokensFile(file: string): TokenEntry[] {
   let text: string;
@@ -80,7 +85,7 @@ function readEntry(
   const scalar = (key: string): string | undefined => {
     const v = values.get(key);
     if (v === undefined || v === null) {
-      if (key !== 'expires_at') problems.push(`${at(node)}: ${path}.${key}: missing`);
+      if (!OPTIONAL.has(key)) problems.push(`${at(node)}: ${path}.${key}: missing`);
       return undefined;
     }
     if (!isScalar(v) || v.value === null || typeof v.value === 'object') {
@@ -125,6 +130,65 @@ function readEntry(
     expiresAtMs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(expires) ? Date.parse(expires) : NaN;
     if (!Number.isFinite(expiresAtMs)) problems.push(`${at(values.get('expires_at'))}: ${path}.expires_at: ${JSON.stringify(expires)} is not an RFC 3339 time such as 2027-01-01T00:00:00Z`);
   }
+  const accessPolicy = scalar('access_policy');
+  if (accessPolicy !== undefined && !ACCESS_POLICY_PATTERN.test(accessPolicy)) {
+    problems.push(`${at(values.get('access_policy'))}: ${path}.access_policy: ${JSON.stringify(accessPolicy)} must be a lower-case name (a-z, 0-9, "-", "_", "."; at most 63)`);
+  }
+  const labelPolicies = readLabelPolicies(values.get('label_policies'), `${path}.label_policies`, tenants, at, problems);
   if (problems.length > before) return undefined;
-  return { id: id!, tenants, scopes: scopes as Scope[], expiresAtMs, hash: hash! };
+  return {
+    id: id!,
+    tenants,
+    scopes: scopes as Scope[],
+    expiresAtMs,
+    hash: hash!,
+    ...(accessPolicy !== undefined ? { accessPolicy } : {}),
+    ...(labelPolicies ? { labelPolicies } : {}),
+  };
+}
+
+/** `label_policies: { <tenant>: [<selector>, ...] }`: each tenant one of the token's, each selector valid PromQL. */
+function readLabelPolicies(
+  node: YamlNode | undefined,
+  path: string,
+  tenants: readonly string[],
+  at: (n: YamlNode | null | undefined) => string,
+  problems: string[],
+): Record<string, string[]> | undefined {
+  if (node === undefined || node === null || (isScalar(node) && node.value === null)) return undefined;
+  if (!isMap(node)) {
+    problems.push(`${at(node)}: ${path}: expected a mapping of tenant to a list of series selectors, such as {team-a: ['{namespace="prod"}']}`);
+    return undefined;
+  }
+  const out: Record<string, string[]> = {};
+  for (const pair of node.items) {
+    const tenant = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    const where = `${path}.${tenant}`;
+    if (!tenants.includes(tenant)) {
+      problems.push(`${at(pair.key as YamlNode)}: ${where}: "${tenant}" is not one of this token's tenants (${tenants.join(', ')}); a label policy applies to one of them`);
+      continue;
+    }
+    const list = pair.value as YamlNode | null;
+    if (!isSeq(list) || list.items.length === 0) {
+      problems.push(`${at(list ?? (pair.key as YamlNode))}: ${where}: expected a non-empty list of series selectors, such as ['{namespace="prod"}']`);
+      continue;
+    }
+    const selectors: string[] = [];
+    for (const [j, item] of list.items.entries()) {
+      const text = isScalar(item) && typeof item.value === 'string' ? item.value : undefined;
+      if (text === undefined) {
+        problems.push(`${at(item as YamlNode)}: ${where}[${j}]: expected a series selector as a string (quote it: '{namespace="prod"}')`);
+        continue;
+      }
+      try {
+        parseSeriesSelector(text);
+        selectors.push(text);
+      } catch (err) {
+        if (!(err instanceof SelectorError)) throw err;
+        problems.push(`${at(item as YamlNode)}: ${where}[${j}]: ${JSON.stringify(text)} is not a PromQL series selector: at character ${err.offset + 1}: ${err.message}`);
+      }
+    }
+    out[tenant] = selectors;
+  }
+  return out;
 }

@@ -26,7 +26,17 @@ export interface TokenEntry {
   readonly expiresAtMs: number | undefined;
   /** scryptHash() of the secret. */
   readonly hash: string;
+  /** GEM's access policy the token belongs to: sent upstream as X-Access-Policy-Name (usage attribution). */
+  readonly accessPolicy?: string;
+  /**
+   * Label-based access: per tenant, PromQL series selectors (core/label-selector.ts) a read may see
+   * (any of them: GEM's disjunctive form). Sent upstream as X-Prom-Label-Policy on read paths.
+   */
+  readonly labelPolicies?: Readonly<Record<string, readonly string[]>>;
 }
+
+/** Access policy names: GEM's are lower-case words too (its API's "name"), printable in a header. */
+export const ACCESS_POLICY_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 /** Token ids: a DNS-label-like word, so it can lead the secret and be split off it unambiguously. */
 export const TOKEN_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;

@@ -3,7 +3,7 @@
 // own endpoints (/ready, /metrics, /config, /gateway/...) are a fastify app on the same server.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { once } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -15,6 +15,7 @@ import { originForm, routingPath, type RouteAction } from './router.js';
 import type { Upstream, UpstreamContext } from './upstream.js';
 import type { AuthResult } from './auth/authenticator.js';
 import { setAuthenticatedTenant } from './auth/tenant-headers.js';
+import type { TlsTermination } from '../core/tls-termination.js';
 
 export interface GatewayServerConfig {
   readonly listenAddress: string;
@@ -23,6 +24,8 @@ export interface GatewayServerConfig {
   readonly idleTimeoutMs: number;
   readonly headerTimeoutMs: number;
   readonly gracefulShutdownMs: number;
+  /** HTTPS: the TLS layer in front of the HTTP server; undefined: plain HTTP. */
+  readonly tls?: TlsTermination;
 }
 
 export interface GatewayServerDeps {
@@ -37,6 +40,8 @@ const OWN = new Set<string>(OWN_EXACT_PATHS);
 export class GatewayServer {
   readonly app: FastifyInstance;
   private readonly server: http.Server;
+  /** What listens: the HTTP server itself, or the TLS layer that hands it its connections. */
+  private readonly listener: NetServer;
   private state: GatewayState | undefined;
   private inflight = 0;
   /** Request lines are debug; checked once, so the hot path pays nothing at info. */
@@ -60,6 +65,10 @@ export class GatewayServer {
       },
       (req, res) => this.onRequest(req, res, fastifyHandler!),
     );
+    this.listener = cfg.tls ? cfg.tls.serve(this.server) : this.server;
+    // The HTTP server starts tracking connections (header timeouts, closeAllConnections) on its
+    // 'listening' event; behind TLS the TCP server listens for it.
+    if (cfg.tls) this.listener.on('listening', () => this.server.emit('listening'));
     this.app = Fastify({
       logger: false,
       clientErrorHandler: (err, socket) => answerClientError(err, socket, cfg.headerTimeoutMs),
@@ -86,26 +95,27 @@ export class GatewayServer {
   async listen(): Promise<AddressInfo> {
     await this.app.ready();
     const host = this.cfg.listenAddress === '' ? undefined : this.cfg.listenAddress;
-    this.server.listen(this.cfg.listenPort, host);
-    await once(this.server, 'listening');
-    return this.server.address() as AddressInfo;
+    this.listener.listen(this.cfg.listenPort, host);
+    await once(this.listener, 'listening');
+    return this.listener.address() as AddressInfo;
   }
 
   /** "host:port" the server listens on. */
   address(): string {
-    const a = this.server.address() as AddressInfo | null;
+    const a = this.listener.address() as AddressInfo | null;
     return a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '';
   }
 
   get listening(): boolean {
-    return this.server.listening && !this.draining;
+    return this.listener.listening && !this.draining;
   }
 
   /** Stops accepting, lets in-flight requests finish (bounded), then closes everything. */
   async close(): Promise<void> {
     this.draining = true;
-    const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve([]);
-    this.server.close();
+    const closed = this.listener.listening ? once(this.listener, 'close') : Promise.resolve([]);
+    this.listener.close();
+    if (this.listener !== this.server) this.server.close(); // stops its connection checks; it never listened itself
     this.server.closeIdleConnections();
     const deadline = Date.now() + this.cfg.gracefulShutdownMs;
     while (this.inflight > 0 && Date.now() < deadline) {
@@ -194,7 +204,7 @@ export class GatewayServer {
       return;
     }
     // The tenant is the authenticated one: the client's X-Scope-OrgID and Authorization go.
-    setAuthenticatedTenant(req, r.tenant);
+    setAuthenticatedTenant(req, r.tenant, r.policyHeaders);
     this.dispatch(req, res, route, state);
   }
 

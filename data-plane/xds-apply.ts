@@ -28,14 +28,23 @@ export interface UpstreamFactory {
 
 export type BuildResult =
   | { readonly state: GatewayState; /** Clusters whose empty endpoint set was ignored. */ readonly keptEndpoints: readonly string[] }
-  | { readonly waiting: string };
+  | { readonly waiting: string }
+  /** A complete config this gateway must not serve (fail closed); the current state stays. */
+  | { readonly refused: string; readonly version: string };
+
+/** What authentication the state gets: the runtime that outlives states, and whether it is mandatory. */
+export interface GatewayAuth {
+  readonly runtime: AuthRuntime;
+  /** -auth.type=token on this gateway: never serve without authentication, whatever the control plane sends. */
+  readonly required: boolean;
+}
 
 export function buildGatewayState(
   accepted: AcceptedResources,
   listenerName: string,
   prev: GatewayState | undefined,
   factory: UpstreamFactory,
-  authRuntime?: AuthRuntime,
+  auth?: GatewayAuth,
 ): BuildResult {
   const listener = accepted.listeners.get(listenerName);
   if (!listener) return { waiting: `listener "${listenerName}"` };
@@ -44,6 +53,21 @@ export function buildGatewayState(
   const rc = accepted.routes.get(rdsName);
   if (!rc) return { waiting: `route configuration "${rdsName}"` };
   const rules = routeRules(rc);
+  const v = accepted.versions;
+  const version = [v[TYPE_URL.cluster], v[TYPE_URL.endpoint], v[TYPE_URL.listener], v[TYPE_URL.route]].join('/');
+  // Checked before the listener was ACKed (checkResources), so anything else here is trust mode.
+  const authConfig = authConfigOf(listener);
+  const authFilter = authConfig && !('problems' in authConfig) ? authConfig : undefined;
+  // Fail closed, before any upstream is built: a listener that asks for authentication is never
+  // served without it, and a gateway told to authenticate never serves a trust-mode listener.
+  if (authFilter && !auth) return { waiting: 'authentication support (no AuthRuntime given to buildGatewayState)' };
+  if (!authFilter && auth?.required) {
+    return {
+      refused:
+        'a configuration with authentication (-auth.type=token is set on this gateway, but the control plane sends no auth filter: set -auth.type=token and -auth.tokens-file on the control plane)',
+      version,
+    };
+  }
   // Phase 1: check that everything the routes need is there, creating nothing, so an incomplete
   // config leaves no half-built upstreams (with open connections) behind.
   const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined; balancing: BalancingPolicy }>();
@@ -77,17 +101,10 @@ export function buildGatewayState(
     else if (endpoints) factory.setEndpoints(upstream, endpoints);
     upstreams.set(name, upstream);
   }
-  const v = accepted.versions;
-  const version = [v[TYPE_URL.cluster], v[TYPE_URL.endpoint], v[TYPE_URL.listener], v[TYPE_URL.route]].join('/');
-  // Checked before the listener was ACKed (checkResources), so anything else here is trust mode.
-  const authConfig = authConfigOf(listener);
-  let auth;
-  if (authConfig && !('problems' in authConfig)) {
-    // Fail closed: a listener that asks for authentication is never served without it.
-    if (!authRuntime) return { waiting: 'authentication support (no AuthRuntime given to buildGatewayState)' };
-    auth = authRuntime.authenticatorFor(authConfig);
-  } else authRuntime?.clear();
-  return { state: { version, router: new Router(rules), upstreams, ...(auth ? { auth } : {}) }, keptEndpoints };
+  let authenticator;
+  if (authFilter) authenticator = auth!.runtime.authenticatorFor(authFilter);
+  else auth?.runtime.clear();
+  return { state: { version, router: new Router(rules), upstreams, ...(authenticator ? { auth: authenticator } : {}) }, keptEndpoints };
 }
 
 /**

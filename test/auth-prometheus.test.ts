@@ -13,7 +13,7 @@ import { cleanupsAfterEach } from './support/cleanups.js';
 import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig } from './support/fleet.js';
 import { eventually } from './support/gateway.js';
-import { findPrometheus, parseExposition, remoteWriteCounters, startPrometheus, type Exposition } from './support/prometheus.js';
+import { findPrometheus, parseExposition, remoteWriteCounters, startPrometheus, testQueueConfig, type Exposition } from './support/prometheus.js';
 import { ScrapeTarget } from './support/scrape-target.js';
 import { mintTestToken, tokensYaml } from './support/tokens.js';
 
@@ -37,14 +37,7 @@ function remoteWrite(name: string, gatewayUrl: string, username: string, passwor
     '    basic_auth:',
     `      username: ${username}`,
     `      password: ${password}`,
-    '    queue_config:',
-    '      capacity: 2500',
-    '      min_shards: 2',
-    '      max_shards: 2',
-    '      max_samples_per_send: 500',
-    '      batch_send_deadline: 200ms',
-    '      min_backoff: 50ms',
-    '      max_backoff: 1s',
+    ...testQueueConfig(2),
   ];
 }
 

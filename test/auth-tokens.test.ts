@@ -68,7 +68,7 @@ describe('tokens file', () => {
       'tokens.yaml:3:14: tokens[0].tenants: expected a non-empty list',
       'tokens.yaml:4:14: tokens[0].scopes[0]: "metrics:wrte" is not a scope; scopes: metrics:write, metrics:read, rules:read, rules:write, alerts:read, alerts:write, admin',
       'tokens.yaml:5:11: tokens[0].hash: is not an scrypt hash "$scrypt$ln=<n>,r=<r>,p=<p>$<salt>$<hash>"; make one with `metrics-gateway tokens mint`',
-      'tokens.yaml:11:5: tokens[1]: unknown key "secret"; valid keys: id, tenants, scopes, expires_at, hash',
+      'tokens.yaml:11:5: tokens[1]: unknown key "secret"; valid keys: id, tenants, scopes, expires_at, hash, access_policy, label_policies',
       'tokens.yaml:9:17: tokens[1].expires_at: "tomorrow" is not an RFC 3339 time such as 2027-01-01T00:00:00Z',
       'tokens.yaml:12:9: tokens[2].id: "ok" is already the id of tokens[1]',
     ]);
@@ -153,6 +153,13 @@ describe('the auth filter on the Listener', () => {
     const problems = checkResources(TYPE_URL.listener, bad.listeners, bad.accepted);
     expect(problems.join('\n')).toContain(`Listener "metrics-gateway": filter "${AUTH_FILTER_NAME}": tokens[0]: scopes ["metrics:read","root"] must be a list of`);
     expect(problems.join('\n')).toContain('tokens[0]: hash is not an scrypt hash');
+    // Label policies are checked again on the gateway: a selector no file check saw is NACKed.
+    const policy = acceptedWithAuth({ ...settings, tokens: [{ ...good.entry, accessPolicy: 'p', labelPolicies: { a: ['{ok="1"}', '{a=~"("}'], b: ['{x="y"}'] } }] });
+    const why = checkResources(TYPE_URL.listener, policy.listeners, policy.accepted).join('\n');
+    expect(why).toContain('tokens[0]: label_policies.a: "{a=~\\"(\\"}" is not a series selector: the regular expression of a is not a valid regular expression');
+    expect(why).toContain('tokens[0]: label_policies: tenant "b" is not one of the token\'s tenants');
+    const fine = acceptedWithAuth({ ...settings, tokens: [{ ...good.entry, accessPolicy: 'p', labelPolicies: { a: ['{ok="1"}'] } }] });
+    expect(checkResources(TYPE_URL.listener, fine.listeners, fine.accepted)).toEqual([]);
   });
 
   it('a gateway NACKs an unusable token set and keeps enforcing the last good one', async () => {
@@ -220,6 +227,30 @@ describe('-config.check', () => {
     expect(none.stderr).toContain('set -auth.tokens-file');
     expect(readFileSync(tokensFile, 'utf8')).toContain('hash: nope');
   });
+
+  it('a tokens file that does not exist (optional Secret): fatal with -auth.type=token, no tokens in trust mode, loaded once it appears', async () => {
+    const absent = join(dir, 'not-yet', 'tokens.yaml');
+    const cfg = join(dir, 'optional.yaml');
+    writeFileSync(cfg, `gateway:\n  proxy:\n    default: { url: http://127.0.0.1:9 }\nauth:\n  tokens_file: ${absent}\n`);
+    const token = runCli(['-config.check', `-config.file=${cfg}`, '-auth.type=token']);
+    expect(token.code).toBe(1);
+    expect(token.stderr).toBe(`error: ${absent}: cannot read tokens file (-auth.tokens-file): no such file\n`);
+    const trust = runCli(['-config.check', `-config.file=${cfg}`]);
+    expect(trust.code, trust.stderr).toBe(0);
+    expect(trust.stdout).toContain(`tokens file ${absent} absent (optional in trust mode; watched, loaded when it appears)`);
+    // Running in trust mode, the file appears (the Secret is created): it is loaded and watched.
+    const gw = await startGateway([`-config.file=${cfg}`]);
+    try {
+      const status = async (): Promise<{ tokens?: { ids: string[] } }> => (await (await request(`${gw.url}/control-plane/api/v1/status`)).body.json()) as { tokens?: { ids: string[] } };
+      expect((await status()).tokens?.ids).toEqual([]);
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(dir, 'not-yet'), { recursive: true });
+      writeFileSync(absent, `tokens:\n  - id: late\n    tenants: [a]\n    scopes: [metrics:write]\n    hash: '${GOOD_HASH}'\n`);
+      await eventually(async () => (await status()).tokens?.ids.includes('late'), 'the tokens file loaded once it exists', 15_000, 100);
+    } finally {
+      await gw.stop();
+    }
+  }, 30_000);
 });
 
 describe('fail closed', () => {

@@ -37,7 +37,7 @@ const STARTUP: Case[] = [
     'unknown key under server',
     'server:\n  http_listen_prot: 80\n',
     [],
-    'FILE:2:3: unknown key "server.http_listen_prot"; did you mean "http_listen_port"? valid keys under server: http_listen_address, http_listen_port, grpc_listen_address, grpc_listen_port, http_max_request_body_bytes, http_read_header_timeout, http_idle_timeout, grpc_tls_config, graceful_shutdown_timeout, log_level, log_format, workers',
+    'FILE:2:3: unknown key "server.http_listen_prot"; did you mean "http_listen_port"? valid keys under server: http_listen_address, http_listen_port, grpc_listen_address, grpc_listen_port, http_max_request_body_bytes, http_read_header_timeout, http_idle_timeout, http_tls_config, tls_min_version, tls_cipher_suites, grpc_tls_config, graceful_shutdown_timeout, log_level, log_format, workers',
   ],
   [
     'unknown key in a backend block',

@@ -20,7 +20,7 @@ import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
 import { eventually, startGateway } from './support/gateway.js';
 import { HttpBackend } from './support/http-backend.js';
-import { findPrometheus, parseExposition, remoteWriteCounters, startPrometheus, type Exposition, type RunningPrometheus } from './support/prometheus.js';
+import { findPrometheus, parseExposition, remoteWriteCounters, startPrometheus, type Exposition, type RunningPrometheus, testQueueConfig } from './support/prometheus.js';
 import { ScrapeTarget } from './support/scrape-target.js';
 
 const PROMETHEUS = findPrometheus();
@@ -75,17 +75,7 @@ function prometheusYaml(gatewayUrl: string, target: string | undefined): string 
     '    remote_timeout: 10s',
     '    headers:',
     `      X-Scope-OrgID: ${TENANT}`,
-    '    queue_config:',
-    // Fixed shard count: resharding cancels in-flight sends after the flush deadline, which would
-    // blur what this test measures (the gateway), and small batches with a short deadline keep data
-    // flowing every few hundred milliseconds.
-    '      capacity: 2500',
-    '      min_shards: 4',
-    '      max_shards: 4',
-    '      max_samples_per_send: 500',
-    '      batch_send_deadline: 200ms',
-    '      min_backoff: 50ms',
-    '      max_backoff: 1s',
+    ...testQueueConfig(4),
     '',
   ].join('\n');
 }

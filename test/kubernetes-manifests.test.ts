@@ -30,13 +30,13 @@ interface Container {
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   ports?: Array<{ name?: string; containerPort: number }>;
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
   containers: Container[];
-  volumes?: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }>;
+  volumes?: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string; optional?: boolean } }>;
   terminationGracePeriodSeconds?: number;
 }
 interface DeploymentSpec {
@@ -149,7 +149,7 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
       }
       for (const v of pod.volumes ?? []) {
         if (v.configMap) expect(byKind('ConfigMap').map((c) => c.metadata.name)).toContain(v.configMap.name);
-        if (v.secret) expect(v.secret.secretName).toMatch(/^metrics-gateway-(control-plane|gateway)-tls$/);
+        if (v.secret) expect(v.secret.secretName).toMatch(/^metrics-gateway-(control-plane-tls|gateway-tls|serving-tls|tokens)$/);
       }
     }
   });
@@ -187,7 +187,12 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
     // name the gateways connect to.
     const server = ca.issue('control-plane', { dns: ['metrics-gateway-control-plane', 'metrics-gateway-control-plane.mimir.svc'] });
     const client = ca.issue('gateway', { dns: ['metrics-gateway'] });
-    const secrets: Record<string, { certPath: string; keyPath: string }> = { 'metrics-gateway-control-plane-tls': server, 'metrics-gateway-gateway-tls': client };
+    const serving = ca.issue('serving', { dns: ['metrics-gateway', 'metrics-gateway.mimir.svc'] });
+    const secrets: Record<string, { certPath: string; keyPath: string }> = {
+      'metrics-gateway-control-plane-tls': server,
+      'metrics-gateway-gateway-tls': client,
+      'metrics-gateway-serving-tls': serving,
+    };
     for (const d of deployments()) {
       const pod = d.spec.template.spec;
       for (const c of pod.containers) {
@@ -201,7 +206,10 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
             const cm = byKind('ConfigMap').find((x) => x.metadata.name === v.configMap!.name)!;
             for (const [file, text] of Object.entries(cm.data ?? {})) writeFileSync(join(local, file), text);
           }
-          if (v.secret) {
+          if (v.secret?.optional) {
+            // An optional Secret not created yet: Kubernetes mounts an empty directory.
+            expect(v.secret.secretName).toBe('metrics-gateway-tokens');
+          } else if (v.secret) {
             const s = secrets[v.secret.secretName]!;
             copyFileSync(s.certPath, join(local, 'tls.crt'));
             copyFileSync(s.keyPath, join(local, 'tls.key'));
@@ -215,6 +223,16 @@ describe('Kubernetes manifests (deploy/kubernetes/overlays/example)', () => {
         expect(r.code, `${d.metadata.name}/${c.name}: ${r.stderr}`).toBe(0);
         expect(r.stdout).toContain('TLS (');
         expect(r.stdout).not.toContain('plain text');
+        if (c.name === 'gateway') {
+          // The front door serves HTTPS, and the kubelet probes it so.
+          expect(r.stdout).toContain('gateway: HTTP front door: HTTPS (certificate');
+          expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+        }
+        if (c.name === 'control-plane') {
+          // Trust mode (the ConfigMap sets no auth.type) with the optional tokens Secret absent: no error.
+          expect(r.stdout).toContain('tokens file');
+          expect(r.stdout).toContain('absent (optional in trust mode; watched, loaded when it appears)');
+        }
       }
     }
   });

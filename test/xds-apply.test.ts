@@ -7,6 +7,10 @@ import { buildGatewayState, type UpstreamFactory } from '../data-plane/xds-apply
 import type { Upstream } from '../data-plane/upstream.js';
 import type { AcceptedResources } from '../data-plane/xds/accepted-state.js';
 import { backendsFrom, endpointMap, endpoints, realisticInput } from './support/fixtures.js';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { AuthRuntime } from '../data-plane/auth/authenticator.js';
+import { AuthMetrics } from '../data-plane/auth/auth-metrics.js';
 
 // Accepted xDS resources → gateway state: complete or nothing, reuse what did not change.
 
@@ -59,7 +63,7 @@ describe('buildGatewayState', () => {
   it('builds routes and upstreams with the endpoints of EDS clusters', () => {
     const f = factory();
     const r = buildGatewayState(accepted(input(['127.0.0.2:9095', '127.0.0.3:9095'])), 'metrics-gateway', undefined, f);
-    if (!('state' in r)) throw new Error(r.waiting);
+    if (!('state' in r)) throw new Error(JSON.stringify(r));
     expect(r.state.router.match('/api/v1/push')?.cluster).toBe('distributor');
     expect(r.state.router.match('/prometheus/api/v1/query')?.cluster).toBe('query_frontend');
     const dist = r.state.upstreams.get('distributor') as FakeUpstream;
@@ -77,9 +81,9 @@ describe('buildGatewayState', () => {
   it('reuses unchanged upstreams and gives httpgrpc upstreams their new endpoints in place', () => {
     const f = factory();
     const first = buildGatewayState(accepted(input(['127.0.0.2:9095'])), 'metrics-gateway', undefined, f);
-    if (!('state' in first)) throw new Error(first.waiting);
+    if (!('state' in first)) throw new Error(JSON.stringify(first));
     const second = buildGatewayState(accepted(input(['127.0.0.2:9095', '127.0.0.4:9095'])), 'metrics-gateway', first.state, f);
-    if (!('state' in second)) throw new Error(second.waiting);
+    if (!('state' in second)) throw new Error(JSON.stringify(second));
     expect(second.state.upstreams.get('distributor')).toBe(first.state.upstreams.get('distributor'));
     expect((second.state.upstreams.get('distributor') as FakeUpstream).eps).toHaveLength(2);
     expect(f.created.length).toBe(first.state.upstreams.size);
@@ -88,18 +92,29 @@ describe('buildGatewayState', () => {
   it('keeps the current endpoints when an empty set arrives for the same backend', () => {
     const f = factory();
     const first = buildGatewayState(accepted(input(['127.0.0.2:9095'])), 'metrics-gateway', undefined, f);
-    if (!('state' in first)) throw new Error(first.waiting);
+    if (!('state' in first)) throw new Error(JSON.stringify(first));
     const second = buildGatewayState(accepted(input([])), 'metrics-gateway', first.state, f);
-    if (!('state' in second)) throw new Error(second.waiting);
+    if (!('state' in second)) throw new Error(JSON.stringify(second));
     expect(second.keptEndpoints).toEqual(['distributor']);
     expect((second.state.upstreams.get('distributor') as FakeUpstream).eps).toHaveLength(1);
+  });
+
+  it('fails closed where the state is built: a gateway that requires authentication refuses a trust-mode listener and creates nothing', () => {
+    const f = factory();
+    const runtime = new AuthRuntime(new AuthMetrics(new Registry()), pino({ level: 'silent' }));
+    const r = buildGatewayState(accepted(input(['127.0.0.2:9095'])), 'metrics-gateway', undefined, f, { runtime, required: true });
+    expect(r).toMatchObject({ refused: expect.stringContaining('-auth.type=token is set on this gateway'), version: 'c1/e1/l1/r1' });
+    expect(f.created).toEqual([]);
+    const ok = buildGatewayState(accepted(input(['127.0.0.2:9095'])), 'metrics-gateway', undefined, f, { runtime, required: false });
+    expect('state' in ok && ok.state.auth).toBeUndefined();
+    runtime.close();
   });
 
   it('turns a route to a backend without url into its 503 answer', () => {
     const f = factory();
     const only = realisticInput({ backends: backendsFrom({ distributor: 'dns:///distributor.test:9095' }), endpoints: endpointMap([['dns:///distributor.test:9095', endpoints('127.0.0.2:9095')]]) });
     const r = buildGatewayState(accepted(only), 'metrics-gateway', undefined, f);
-    if (!('state' in r)) throw new Error(r.waiting);
+    if (!('state' in r)) throw new Error(JSON.stringify(r));
     expect(r.state.router.match('/prometheus/api/v1/query')?.direct).toEqual({
       status: 503,
       body: 'no backend configured for "query_frontend": set gateway.proxy.query_frontend.url (-gateway.proxy.query-frontend.url) or gateway.proxy.default.url (-gateway.proxy.default.url)',

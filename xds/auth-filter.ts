@@ -1,12 +1,13 @@
 // Tenant authentication as it travels over xDS. The control plane puts an HTTP filter on the gateway
 // Listener's HttpConnectionManager, before the router, whose typed_config is an xds.type.v3.TypedStruct
 // (how Envoy carries a filter config it has no compiled proto for) holding the realm, limits and the
-// tokens: ids, tenants, scopes, expiry, scrypt hashes. Envoy's basic_auth filter carries its users the
+// tokens: ids, tenants, scopes, expiry, scrypt hashes, access policy names and label policies. Envoy's basic_auth filter carries its users the
 // same way, inside the filter config (envoy.extensions.filters.http.basic_auth.v3.BasicAuth.users).
 // `is_optional` lets an Envoy, which has no such filter, take the Listener anyway.
 // Each route names the scopes it needs in its metadata. A gateway never reads the tokens file.
 
-import { hashProblem, isScope, SCOPES, TOKEN_ID_PATTERN, type Scope, type TokenEntry } from '../core/auth.js';
+import { ACCESS_POLICY_PATTERN, hashProblem, isScope, SCOPES, TOKEN_ID_PATTERN, type Scope, type TokenEntry } from '../core/auth.js';
+import { parseSeriesSelector } from '../core/label-selector.js';
 import type { RouteScopes } from '../core/routes.js';
 import type { DecodedListener, DecodedStruct } from './decoded.js';
 import { GATEWAY_METADATA_KEY } from './gateway-metadata.js';
@@ -47,6 +48,8 @@ export function authHttpFilter(cfg: AuthFilterConfig, redact = false): PlainMess
       scopes: [...t.scopes],
       hash: redact ? REDACTED : t.hash,
       ...(t.expiresAtMs !== undefined ? { expires_at: new Date(t.expiresAtMs).toISOString() } : {}),
+      ...(t.accessPolicy !== undefined ? { access_policy: t.accessPolicy } : {}),
+      ...(t.labelPolicies ? { label_policies: Object.fromEntries(Object.entries(t.labelPolicies).map(([k, v]) => [k, [...v]])) } : {}),
     })),
   };
   return {
@@ -153,10 +156,49 @@ export function authConfigOf(listener: DecodedListener): AuthFilterConfig | { re
       expiresAtMs = typeof t['expires_at'] === 'string' ? Date.parse(t['expires_at']) : NaN;
       if (!Number.isFinite(expiresAtMs)) problems.push(`${at}: expires_at ${JSON.stringify(t['expires_at'])} is not an RFC 3339 time`);
     }
+    const accessPolicy = t['access_policy'];
+    if (accessPolicy !== undefined && (typeof accessPolicy !== 'string' || !ACCESS_POLICY_PATTERN.test(accessPolicy))) {
+      problems.push(`${at}: access_policy ${JSON.stringify(accessPolicy)} must match ${ACCESS_POLICY_PATTERN}`);
+    }
+    const labelPolicies = decodeLabelPolicies(t['label_policies'], tenantOk ? (tenants as string[]) : [], `${at}: label_policies`, problems);
     if (typeof id === 'string' && tenantOk && scopeOk && !hp) {
-      tokens.push({ id, tenants: tenants as string[], scopes: scopes as Scope[], hash: hash as string, expiresAtMs });
+      tokens.push({
+        id,
+        tenants: tenants as string[],
+        scopes: scopes as Scope[],
+        hash: hash as string,
+        expiresAtMs,
+        ...(typeof accessPolicy === 'string' ? { accessPolicy } : {}),
+        ...(labelPolicies ? { labelPolicies } : {}),
+      });
     }
   }
   if (problems.length > 0) return { problems };
   return { realm: realm!, cacheTtlMs, failureLimit, failureWindowMs, tokens };
+}
+
+/** A token's label policies as delivered: checked again here, so a bad selector is NACKed, never sent upstream. */
+function decodeLabelPolicies(v: JsonValue | undefined, tenants: readonly string[], at: string, problems: string[]): Record<string, string[]> | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    problems.push(`${at} must map tenants to lists of series selectors`);
+    return undefined;
+  }
+  const out: Record<string, string[]> = {};
+  for (const [tenant, list] of Object.entries(v)) {
+    if (!tenants.includes(tenant)) problems.push(`${at}: tenant "${tenant}" is not one of the token's tenants`);
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string')) {
+      problems.push(`${at}.${tenant} must be a non-empty list of series selectors`);
+      continue;
+    }
+    for (const sel of list as string[]) {
+      try {
+        parseSeriesSelector(sel);
+      } catch (err) {
+        problems.push(`${at}.${tenant}: ${JSON.stringify(sel)} is not a series selector: ${(err as Error).message}`);
+      }
+    }
+    out[tenant] = list as string[];
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 // Child processes for the bench: started pinned to a CPU (taskset), measured from /proc (CPU ticks of the
 // process and its descendants, RSS), and always stopped: every child is registered and killed on exit.
 
+import { request as httpsRequest } from 'node:https';
 import { spawn, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync, readdirSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
@@ -153,6 +154,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
 
 /** GET `url` with a short timeout; status and body, or undefined when nothing answers. */
 export async function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string } | undefined> {
+  if (url.startsWith('https:')) return httpsGet(url, timeoutMs);
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: await res.text() };
@@ -167,4 +169,19 @@ export function loadAverage(): string {
   } catch {
     return '?';
   }
+}
+
+/** httpGet for the bench's own HTTPS targets: their test certificates are not verified (loopback only). */
+function httpsGet(url: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }

@@ -44,11 +44,28 @@ export async function nginxBackend(dir: string, cpu: string | undefined): Promis
   return started('nginx-backend', port, child);
 }
 
-export async function nginxProxy(dir: string, cpu: string | undefined, upstream: string): Promise<Target> {
+/** A certificate and key for the HTTPS targets (scenario tls). */
+export interface ServingCert {
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
+/** nginx as the reverse proxy; with `tls`, terminating TLS (HTTP/1.1, session cache as usually configured). */
+export async function nginxProxy(dir: string, cpu: string | undefined, upstream: string, tls?: ServingCert): Promise<Target> {
   const port = await freePort();
-  const conf = render('nginx-proxy.conf', join(dir, 'nginx-proxy.conf'), { DIR: dir, LISTEN: `127.0.0.1:${port}`, UPSTREAM: upstream });
-  const child = start('nginx', 'nginx', ['-e', join(dir, 'nginx-proxy.error.log'), '-c', conf], { cpu, logFile: join(dir, 'nginx-proxy.log') });
-  return started('nginx', port, child);
+  const name = tls ? 'nginx-tls' : 'nginx';
+  const conf = render('nginx-proxy.conf', join(dir, `${name}-proxy.conf`), {
+    DIR: tls ? join(dir, name) : dir,
+    LISTEN: `127.0.0.1:${port}${tls ? ' ssl' : ''}`,
+    UPSTREAM: upstream,
+    TLS: tls ? `ssl_certificate ${tls.certPath}; ssl_certificate_key ${tls.keyPath}; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:1m;` : '',
+  });
+  if (tls) mkdirSync(join(dir, name), { recursive: true });
+  const child = start(name, 'nginx', ['-e', join(dir, `${name}-proxy.error.log`), '-c', conf], { cpu, logFile: join(dir, `${name}-proxy.log`) });
+  if (!tls) return started(name, port, child);
+  const url = `https://127.0.0.1:${port}`;
+  await waitListening(name, `${url}/`, child);
+  return { name, url, child, stop: () => child.stop() };
 }
 
 export async function haproxyHttp(dir: string, cpu: string | undefined, upstream: string): Promise<Target> {
@@ -85,6 +102,8 @@ export interface GatewayOptions {
   readonly nodeFlags?: readonly string[];
   /** Another build's dist/app/cli.js (BENCH_COMPARE_CLI); default: this checkout's. */
   readonly cli?: string;
+  /** Serve HTTPS with this certificate (-server.http-tls-*). */
+  readonly tls?: ServingCert;
 }
 
 export interface GatewayTarget extends Target {
@@ -108,9 +127,10 @@ export async function gateway(dir: string, cpu: string | undefined, o: GatewayOp
     `-server.http-listen-port=${port}`,
     '-log.level=warn',
     ...(o.extraFlags ?? []),
+    ...(o.tls ? [`-server.http-tls-cert-path=${o.tls.certPath}`, `-server.http-tls-key-path=${o.tls.keyPath}`] : []),
   ];
   const child = start(o.name, process.execPath, args, { cpu, logFile: join(dir, `${o.name}.log`) });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   await waitFor(`${o.name} /ready`, 20_000, async () => {
     if (child.proc.exitCode !== null) throw new Error(`${o.name} exited with ${child.proc.exitCode}; see ${dir}/${o.name}.log`);
     return (await httpGet(`${url}/ready`, 500))?.status === 200 ? true : undefined;

@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import NodeCache from 'node-cache';
 import type { Logger } from 'pino';
 import { secretTokenId, verifySecret, type TokenEntry } from '../../core/auth.js';
+import { labelPolicyHeader } from '../../core/label-selector.js';
 import type { ErrorKey } from '../../core/errors.js';
 import { needsScope, type RouteScopes } from '../../core/routes.js';
 import type { AuthFilterConfig } from '../../xds/auth-filter.js';
@@ -18,7 +19,13 @@ import type { AuthMetrics, AuthReason } from './auth-metrics.js';
 import { FailureLimiter } from './failure-limiter.js';
 
 export type AuthResult =
-  | { readonly ok: true; readonly tenant: string; readonly tokenId: string }
+  | {
+      readonly ok: true;
+      readonly tenant: string;
+      readonly tokenId: string;
+      /** Access-policy headers for the upstream request, as raw [name, value, ...] pairs (GEM's). */
+      readonly policyHeaders: readonly string[];
+    }
   | { readonly ok: false; readonly key: ErrorKey; readonly reason: AuthReason; readonly message: string; readonly headers: Record<string, string> };
 
 /** What a verified credential is cached as: the entry's hash it matched (so a changed entry misses). */
@@ -114,6 +121,8 @@ export class Authenticator {
    * map. Expiry, tenant and scope are still checked per request in authorize().
    */
   private readonly known = new Map<string, KnownHeader>();
+  /** Token id, tenant and read-or-not → the access-policy header pairs: built once per token set. */
+  private readonly policyHeaders = new Map<string, readonly string[]>();
 
   constructor(
     readonly cfg: AuthFilterConfig,
@@ -186,7 +195,27 @@ export class Authenticator {
       return this.fail('missing_scope', 'AUTH_SCOPE', `token "${entry.id}" lacks the scope ${scope} this route needs (it has: ${entry.scopes.join(', ') || 'none'})`, {}, tenant);
     }
     this.runtime.metrics.requests.inc({ reason: 'ok' });
-    return { ok: true, tenant, tokenId: entry.id };
+    // GEM's label policies restrict metric reads only (not the ruler's or alertmanager's APIs).
+    return { ok: true, tenant, tokenId: entry.id, policyHeaders: this.headersFor(entry, tenant, scope === 'metrics:read') };
+  }
+
+  /**
+   * What GEM's gateway tells the cluster about the request: X-Token-Name, X-Access-Policy-Name and, on
+   * reads, one X-Prom-Label-Policy per selector of the tenant (Mimir's labelaccess: one header value
+   * per policy, `<tenant>:<url.PathEscape("{matchers}")>`).
+   */
+  private headersFor(entry: TokenEntry, tenant: string, read: boolean): readonly string[] {
+    const key = `${entry.id}\0${tenant}\0${read ? 'r' : 'w'}`;
+    let h = this.policyHeaders.get(key);
+    if (h === undefined) {
+      const out = ['X-Token-Name', entry.id];
+      if (entry.accessPolicy !== undefined) out.push('X-Access-Policy-Name', entry.accessPolicy);
+      // Selectors were validated when the tokens file loaded and again before the listener was ACKed.
+      if (read) for (const sel of entry.labelPolicies?.[tenant] ?? []) out.push('X-Prom-Label-Policy', labelPolicyHeader(tenant, sel));
+      h = out;
+      this.policyHeaders.set(key, h);
+    }
+    return h;
   }
 
   private fail(reason: AuthReason, key: ErrorKey, message: string, headers: Record<string, string> = this.challenge, tenant?: string): AuthResult {

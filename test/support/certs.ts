@@ -22,8 +22,8 @@ export interface IssuedCert {
 export interface CertAuthority {
   readonly dir: string;
   readonly caPath: string;
-  /** Signs a new key's certificate for these names (subjectAltName), valid one day. */
-  issue(file: string, names: { readonly dns?: readonly string[]; readonly ips?: readonly string[] }): IssuedCert;
+  /** Signs a new key's certificate for these names (subjectAltName), valid one day (`days`: -1 makes one that expired yesterday). */
+  issue(file: string, names: { readonly dns?: readonly string[]; readonly ips?: readonly string[] }, days?: number): IssuedCert;
   cleanup(): void;
 }
 
@@ -37,14 +37,14 @@ export function makeCertAuthority(name = 'metrics-gateway test CA'): CertAuthori
   return {
     dir,
     caPath: p('ca.pem'),
-    issue(file, names) {
+    issue(file, names, days = 1) {
       const dns = names.dns ?? [];
       const ips = names.ips ?? [];
       const cn = dns[0] ?? ips[0] ?? file;
       ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${file}.key`), '-out', p(`${file}.csr`), '-subj', `/CN=${cn}`);
       const san = [...dns.map((d) => `DNS:${d}`), ...ips.map((i) => `IP:${i}`)].join(',');
       writeFileSync(p(`${file}.cnf`), san === '' ? '' : `subjectAltName=${san}\n`);
-      ssl('x509', '-req', '-in', p(`${file}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-set_serial', String(++serial + Date.now()), '-out', p(`${file}.pem`), '-days', '1', '-extfile', p(`${file}.cnf`));
+      ssl('x509', '-req', '-in', p(`${file}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-set_serial', String(++serial + Date.now()), '-out', p(`${file}.pem`), '-days', String(days), '-extfile', p(`${file}.cnf`));
       return { certPath: p(`${file}.pem`), keyPath: p(`${file}.key`) };
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

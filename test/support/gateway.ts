@@ -15,15 +15,17 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** Loopback, port 0, a short drain: what every in-process test server starts with. */
+export const TEST_SERVER_FLAGS: readonly string[] = [
+  '-server.http-listen-address=127.0.0.1',
+  '-server.http-listen-port=0',
+  '-server.grpc-listen-address=127.0.0.1',
+  '-server.grpc-listen-port=0',
+  '-server.graceful-shutdown-timeout=2s',
+];
+
 export async function startGateway(args: string[], opts: ModuleOptions = {}): Promise<RunningGateway> {
-  const cfg = loadConfig([
-    '-server.http-listen-address=127.0.0.1',
-    '-server.http-listen-port=0',
-    '-server.grpc-listen-address=127.0.0.1',
-    '-server.grpc-listen-port=0',
-    '-server.graceful-shutdown-timeout=2s',
-    ...args,
-  ]);
+  const cfg = loadConfig([...TEST_SERVER_FLAGS, ...args]);
   const modules = buildModules(cfg, pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), opts);
   await modules.start();
   const port = Number(modules.addresses()['http']!.split(':').pop());

@@ -220,3 +220,21 @@ async function launch(opts: PrometheusOptions, dir: string, configFile: string, 
     },
   };
 }
+
+/**
+ * A remote_write queue_config for tests (under a `remote_write` entry): a fixed shard count
+ * (resharding cancels in-flight sends after the flush deadline, blurring what a test measures) and
+ * small batches with a short deadline, so data flows every few hundred milliseconds.
+ */
+export function testQueueConfig(shards: number): string[] {
+  return [
+    '    queue_config:',
+    '      capacity: 2500',
+    `      min_shards: ${shards}`,
+    `      max_shards: ${shards}`,
+    '      max_samples_per_send: 500',
+    '      batch_send_deadline: 200ms',
+    '      min_backoff: 50ms',
+    '      max_backoff: 1s',
+  ];
+}
