@@ -282,12 +282,12 @@ describe('one fleet seen whole from every control-plane replica', () => {
       const l = await loadOf(r);
       expect(l.missing).toEqual([killedName]);
       const backend = l.clusters.find((c) => c.name === 'distributor')!.lastMinute.rps;
-      const counted = distributorRate(15);
+      const counted = distributorRate(60);
       expect(Math.abs(backend - counted) / counted, `backend ${backend} req/s, distributors ${counted} req/s`).toBeLessThanOrEqual(0.05);
     }
     for (const p of pages.slice(1)) {
       const rps = Number(await p.getAttribute('[data-backend="distributor"] .backend-rps', 'data-rps'));
-      const counted = distributorRate(15);
+      const counted = distributorRate(60);
       expect(Math.abs(rps - counted) / counted, `page ${rps} req/s, distributors ${counted} req/s`).toBeLessThanOrEqual(0.05);
     }
     expect(browser.errors).toEqual([]);

@@ -70,6 +70,18 @@ describe('fleet view', () => {
     expect(next.nodes?.ids).toEqual([a.streamId, b.streamId]);
     expect(next.load).toBeNull();
 
+    // Load rows: only the streams that reported since.
+    load.nodeJoined(11, 'gw-a', 'edge', 'x');
+    load.nodeJoined(12, 'gw-b', 'edge', 'x');
+    const l1 = fleet.peerState(held).load!;
+    expect(l1.full).toBe(false);
+    expect(l1.ids).toEqual([11, 12]);
+    load.record(12, [], 1000);
+    const l2 = fleet.peerState({ ...held, load: l1.generation }).load!;
+    expect(l2.nodes.map((n) => n.nodeId)).toEqual(['gw-b']);
+    load.nodeLeft(11);
+    expect(fleet.peerState({ ...held, load: l2.generation }).load!.ids).toEqual([12]);
+
     // A restarted peer (another instance) or a generation from the future: everything again.
     expect(fleet.peerState({ ...held, instance: 'other' }).nodes?.full).toBe(true);
     expect(fleet.peerState({ ...held, nodes: 10_000 }).nodes?.changed).toHaveLength(2);

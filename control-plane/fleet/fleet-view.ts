@@ -113,7 +113,7 @@ export class FleetView {
   /** Per reporting gateway stream, each naming its replica. */
   loadNodes(): FleetLoadNode[] {
     const out: FleetLoadNode[] = this.opts.load.nodesView().map((n) => ({ ...n, replica: this.replica }));
-    for (const p of this.livePeers()) if (p.up && p.load) for (const n of p.load.nodes) out.push({ ...n, replica: p.address });
+    for (const p of this.livePeers()) if (p.up) for (const n of p.loadNodes()) out.push({ ...n, replica: p.address });
     return out;
   }
 
@@ -121,8 +121,8 @@ export class FleetView {
   nodeLoads(): Map<string, NodeLoad> {
     const out = this.opts.load.nodeLoads();
     for (const p of this.livePeers()) {
-      if (!p.up || !p.load) continue;
-      for (const n of p.load.nodes) {
+      if (!p.up) continue;
+      for (const n of p.loadNodes()) {
         const o = out.get(n.nodeId);
         out.set(n.nodeId, o ? { rps: o.rps + n.rps, errorRps: o.errorRps + n.errorRps } : { rps: n.rps, errorRps: n.errorRps });
       }
@@ -157,9 +157,14 @@ export class FleetView {
         nodesSince === nodes.generation
           ? null
           : { generation: nodes.generation, full: nodesSince < 0, ids: records.map((r) => r.streamId), changed: records.filter((r) => r.generation > nodesSince).map((r) => r.view()) },
-      load: same && ask.load === load.generation ? null : { generation: load.generation, clusters: load.clustersView(), nodes: load.nodesView() },
+      load: same && ask.load === load.generation ? null : this.loadSince(same && ask.load <= load.generation ? ask.load : -1),
       history: same && ask.history === history.generation ? null : { generation: history.generation, entries: history.history() },
     };
+  }
+
+  private loadSince(since: number): PeerState['load'] {
+    const { ids, changed } = this.opts.load.nodesViewSince(since);
+    return { generation: this.opts.load.generation, full: since < 0, clusters: this.opts.load.clustersView(), ids, nodes: changed };
   }
 
   private livePeers(): PeerClient[] {

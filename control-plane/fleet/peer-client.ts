@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import type { Logger } from 'pino';
+import type { NodeLoadView } from '../lrs/load-store.js';
 import type { FleetNode, NodeLiveness, NodeView, TypeStatus } from '../xds/node-view.js';
 import { PEER_STATE_PATH, peerAskQuery, type PeerHistory, type PeerLoad, type PeerState } from './peer-state.js';
 
@@ -69,6 +70,8 @@ export class PeerClient {
   private generations = { nodes: -1, load: -1, history: -1 };
   private readonly records = new Map<number, PeerNode>();
   load: PeerLoad | null = null;
+  /** Per-gateway load rows by stream id, kept up to date from the deltas. */
+  private readonly loadRows = new Map<number, NodeLoadView>();
   history: PeerHistory | null = null;
   private error: string | null = 'not asked yet';
   private stateSince = Date.now();
@@ -80,6 +83,10 @@ export class PeerClient {
 
   nodes(): Iterable<PeerNode> {
     return this.records.values();
+  }
+
+  loadNodes(): Iterable<NodeLoadView> {
+    return this.loadRows.values();
   }
 
   status(): PeerStatus {
@@ -132,6 +139,7 @@ export class PeerClient {
     const wasUp = this.up;
     if (state.instance !== this.instance) {
       this.records.clear();
+      this.loadRows.clear();
       this.instance = state.instance;
     }
     let nodesChanged = !wasUp;
@@ -144,6 +152,10 @@ export class PeerClient {
       this.generations.nodes = state.nodes.generation;
     }
     if (state.load) {
+      if (state.load.full) this.loadRows.clear();
+      const keep = new Set(state.load.ids);
+      for (const id of this.loadRows.keys()) if (!keep.has(id)) this.loadRows.delete(id);
+      for (const n of state.load.nodes) this.loadRows.set(n.streamId, n);
       this.load = state.load;
       this.generations.load = state.load.generation;
     }

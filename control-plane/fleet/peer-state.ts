@@ -5,8 +5,9 @@ import type { NodeView } from '../xds/node-view.js';
 // What one control-plane replica tells its peers (GET /control-plane/api/v1/peer/state), so each can
 // show the whole fleet. Read-only: no replica acts on another's streams. Each part comes with its
 // generation; a peer asks "since" the generations it holds and gets only what changed: node records
-// changed since (plus the ids of all it holds, so it can drop the ones that went), the load view and
-// the history only when they changed at all. `instance` changes when the process restarts: then the
+// changed since (plus the ids of all it holds, so it can drop the ones that went), per-gateway load
+// rows of the streams that reported since (plus the ids), the per-backend load view and the history only
+// when they changed at all. `instance` changes when the process restarts: then the
 // asker's generations mean nothing and it gets everything again.
 
 export interface PeerNodes {
@@ -20,7 +21,12 @@ export interface PeerNodes {
 
 export interface PeerLoad {
   readonly generation: number;
+  /** True when `nodes` holds every reporting stream. */
+  readonly full: boolean;
   readonly clusters: readonly ClusterLoadView[];
+  /** Stream ids of every reporting stream. */
+  readonly ids: readonly number[];
+  /** Streams that reported since the generation asked for. */
   readonly nodes: readonly NodeLoadView[];
 }
 

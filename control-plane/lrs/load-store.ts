@@ -38,6 +38,8 @@ interface NodeLoadState {
   reports: number;
   lastReportAt: number | undefined;
   recent: NodeReport[];
+  /** The store's generation at this node's last report (what a peer replica asks "since"). */
+  generation: number;
 }
 
 interface EndpointState {
@@ -122,11 +124,11 @@ export class LoadStore {
   }
 
   nodeJoined(streamId: number, nodeId: string, cluster: string, userAgent: string): void {
-    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [] });
+    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [], generation: ++this.generation });
   }
 
   nodeLeft(streamId: number): void {
-    this.nodes.delete(streamId);
+    if (this.nodes.delete(streamId)) this.generation++;
     for (const c of this.clusters.values()) {
       c.inProgressByStream.delete(streamId);
       for (const e of c.endpoints.values()) e.ejectedBy.delete(streamId);
@@ -191,7 +193,7 @@ export class LoadStore {
     // Pruning walks every node and endpoint: once a second, not once per report (1,000 nodes report
     // every few seconds; per report it would be quadratic in the fleet).
     if (at - this.prunedAt >= 1000) this.prune(at);
-    this.generation++;
+    node.generation = ++this.generation;
     for (const l of this.listeners) l();
   }
 
@@ -244,8 +246,23 @@ export class LoadStore {
     return new Map([...byNode].map(([id, list]) => [id, rates(list)]));
   }
 
+  /** The stream ids reporting now, and the views of those that reported since generation `since`. */
+  nodesViewSince(since: number): { ids: number[]; changed: NodeLoadView[] } {
+    const ids: number[] = [];
+    const changed: NodeLoadView[] = [];
+    for (const s of this.nodes.values()) {
+      ids.push(s.streamId);
+      if (s.generation > since) changed.push(this.nodeView(s));
+    }
+    return { ids, changed };
+  }
+
   nodesView(): NodeLoadView[] {
-    return [...this.nodes.values()].map((s) => ({
+    return [...this.nodes.values()].map((s) => this.nodeView(s));
+  }
+
+  private nodeView(s: NodeLoadState): NodeLoadView {
+    return {
       streamId: s.streamId,
       nodeId: s.nodeId,
       cluster: s.cluster,
@@ -254,7 +271,7 @@ export class LoadStore {
       reports: s.reports,
       lastReportAt: s.lastReportAt === undefined ? null : new Date(s.lastReportAt).toISOString(),
       ...rates(this.recent(s.recent)),
-    }));
+    };
   }
 
   /** The window every rate is taken over, seconds. */
