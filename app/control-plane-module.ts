@@ -2,6 +2,8 @@
 // HTTP API. Used by -target=control-plane and -target=all, and in-process by a gateway that is given
 // only -config.file (it then talks to this over loopback gRPC exactly as a remote gateway would).
 
+import type { HttpServerTls } from './http-tls.js';
+import { peerTls } from './peer-tls.js';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -79,6 +81,8 @@ export interface ControlPlaneModuleOptions {
   readonly listenerPort: number;
   readonly tls: XdsServerTls;
   readonly transform?: ResourceTransform;
+  /** The HTTP port's TLS (-server.http-tls-*): peers are then asked over HTTPS. */
+  readonly httpTls?: HttpServerTls;
 }
 
 export class ControlPlaneModule {
@@ -127,7 +131,9 @@ export class ControlPlaneModule {
   private peers(): { target: DnsTarget; endpoints: DnsWatcher } | undefined {
     const name = str(this.opts.cfg.tree, 'control_plane.peers');
     const parsed = name === '' ? undefined : parseBackendUrl(name);
-    return parsed && 'target' in parsed && parsed.target.kind === 'dns' ? { target: parsed.target, endpoints: this.dns } : undefined;
+    if (!parsed || !('target' in parsed) || parsed.target.kind !== 'dns') return undefined;
+    const source = this.opts.httpTls?.source;
+    return { target: parsed.target, endpoints: this.dns, ...(source ? { tls: peerTls(source, parsed.target.host) } : {}) };
   }
 
   private listener(): { name: string; address: string; port: number } {

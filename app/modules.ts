@@ -89,6 +89,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       loadReportingIntervalMs: num(cfg.tree, 'control_plane.load_reporting_interval'),
       listenerPort: num(cfg.tree, 'control_plane.listener_port'),
       tls: serverTls,
+      httpTls,
       transform: opts.transform,
     });
     services.push(...cp.services());

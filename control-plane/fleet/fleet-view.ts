@@ -10,7 +10,7 @@ import { queryNodes, type NodeLoad, type NodePage, type NodeQuery } from '../xds
 import type { FleetNode } from '../xds/node-view.js';
 import type { SnapshotStatus } from '../xds/snapshot-cache.js';
 import { mergeClusterViews } from './load-merge.js';
-import { PeerClient, type PeerStatus } from './peer-client.js';
+import { PeerClient, type PeerStatus, type PeerTls } from './peer-client.js';
 import type { PeerAsk, PeerState } from './peer-state.js';
 
 // The fleet as one: this replica's streams, load reports and snapshot history, merged with what its
@@ -26,7 +26,7 @@ export interface FleetViewOptions {
   readonly history: FleetHistory;
   readonly logger: Logger;
   /** The peers' dns:/// name (host:port of their HTTP API) and the watcher that resolves it. Unset: no peers. */
-  readonly peers?: { readonly target: DnsTarget; readonly endpoints: EndpointSource };
+  readonly peers?: { readonly target: DnsTarget; readonly endpoints: EndpointSource; readonly tls?: PeerTls };
   /** How often each peer is asked (default 1 s). */
   readonly pollMs?: number;
   /** How long a peer that left the DNS name is still named (default 5 minutes). */
@@ -181,7 +181,7 @@ export class FleetView {
         known.gone = false;
         continue;
       }
-      this.peers.set(a, new PeerClient({ address: a, selfInstance: this.instance, timeoutMs: 2 * (this.opts.pollMs ?? 1000), logger: this.opts.logger, changed: (w) => this.bump(w) }));
+      this.peers.set(a, new PeerClient({ address: a, selfInstance: this.instance, timeoutMs: 2 * (this.opts.pollMs ?? 1000), logger: this.opts.logger, changed: (w) => this.bump(w), ...(this.opts.peers?.tls ? { tls: this.opts.peers.tls } : {}) }));
     }
     for (const [a, p] of this.peers) {
       if (want.has(a) || p.gone) continue;

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { NodeLoadView } from '../lrs/load-store.js';
 import type { FleetNode, NodeLiveness, NodeView, TypeStatus } from '../xds/node-view.js';
@@ -58,6 +58,14 @@ export interface PeerClientOptions {
   readonly logger: Logger;
   /** Told after a poll that changed what the fleet view shows. */
   readonly changed: (what: { nodes: boolean; load: boolean; history: boolean }) => void;
+  /** HTTPS to the peers (their HTTP port serves TLS): the dispatcher to use, asked on every poll. */
+  readonly tls?: PeerTls;
+}
+
+/** How a replica reaches its peers' HTTP port when it serves HTTPS (-server.http-tls-*). */
+export interface PeerTls {
+  /** The current dispatcher (rebuilt by the owner when the certificate files change). */
+  dispatcher(): Dispatcher;
 }
 
 export class PeerClient {
@@ -104,9 +112,11 @@ export class PeerClient {
     const ask = { instance: this.instance, ...this.generations };
     let state: PeerState;
     try {
-      const res = await request(`http://${this.address}${PEER_STATE_PATH}?${peerAskQuery(ask)}`, {
+      const tls = this.opts.tls;
+      const res = await request(`${tls ? 'https' : 'http'}://${this.address}${PEER_STATE_PATH}?${peerAskQuery(ask)}`, {
         headersTimeout: this.opts.timeoutMs,
         bodyTimeout: this.opts.timeoutMs,
+        ...(tls ? { dispatcher: tls.dispatcher() } : {}),
       });
       if (res.statusCode !== 200) {
         await res.body.dump();
