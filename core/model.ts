@@ -79,6 +79,8 @@ export interface Endpoint {
   /** IPv4 or IPv6 literal, no brackets. */
   readonly address: string;
   readonly port: number;
+  /** The endpoint's zone (its ClusterLoadAssignment locality), when the control plane knows it. */
+  readonly zone?: string;
 }
 
 /** Key that identifies a DNS target independent of which backend uses it. */
