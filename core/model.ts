@@ -72,6 +72,11 @@ export interface Backend {
    * from the Cluster's standard fields instead (xds/balancing-policy.ts), so it is absent there.
    */
   readonly balancing?: BalancingPolicy;
+  /**
+   * Zone-aware backends (issue 20): one dns:/// target per zone, e.g. one headless Service per
+   * zone. The ClusterLoadAssignment then carries one locality per zone.
+   */
+  readonly zones?: readonly { readonly zone: string; readonly target: DnsTarget; readonly url: string }[];
 }
 
 /** One resolved address of a DNS target. */
