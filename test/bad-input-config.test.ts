@@ -49,7 +49,7 @@ const STARTUP: Case[] = [
     'unknown key under gateway.xds (a shortened name)',
     'gateway:\n  xds:\n    server: cp:9095\n',
     [],
-    'FILE:3:5: unknown key "gateway.xds.server"; did you mean "server_address"? valid keys under gateway.xds: server_address, node_id, cluster, tls_enabled, tls_cert_path, tls_key_path, tls_ca_path, tls_server_name',
+    'FILE:3:5: unknown key "gateway.xds.server"; did you mean "server_address"? valid keys under gateway.xds: server_address, node_id, cluster, locality_region, locality_zone, tls_enabled, tls_cert_path, tls_key_path, tls_ca_path, tls_server_name',
   ],
   [
     'unknown key under control_plane.dns',
