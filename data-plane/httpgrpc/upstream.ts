@@ -158,6 +158,7 @@ export class HttpGrpcUpstream {
     const zones = new Map<string, string>();
     for (const ep of endpoints) if (ep.zone) zones.set(formatHostPort(ep.address, ep.port), ep.zone);
     if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone);
+    this.load?.setZones?.(zones);
     this.rebuildPicker();
   }
 
