@@ -2,15 +2,13 @@
 // Mimir's per-zone distributor Services) → one locality per zone in the ClusterLoadAssignment → a
 // gateway with -gateway.xds.locality-zone keeps its pushes in its zone, and moves them at once when
 // that zone's distributors are gone. A grpc-js-xds client must ACK the zoned ClusterLoadAssignment.
-import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from 'undici';
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
 import { TYPE_URL } from '../xds/resource.js';
 import { startDistributors, type Distributors } from './support/distributors.js';
-import { nodesOf, snapshotOf, startControlPlane, until, type RunningControlPlane } from './support/control-plane.js';
-import { startGateway, type RunningGateway } from './support/gateway.js';
-import { grpcXdsClient, handleCall } from './support/grpc-xds-client.js';
+import { snapshotOf, until } from './support/control-plane.js';
+import { handleCall } from './support/grpc-xds-client.js';
+import { startXdsPair, type XdsPair } from './support/xds-pair.js';
 
 const ZONES = { 'zone-a': ['127.0.0.2', '127.0.0.3'], 'zone-b': ['127.0.0.4', '127.0.0.5'], 'zone-c': ['127.0.0.6', '127.0.0.7'] } as const;
 type Zone = keyof typeof ZONES;
@@ -18,10 +16,7 @@ type Zone = keyof typeof ZONES;
 describe('zones through the control plane', () => {
   let cluster: Distributors;
   const byHost = new Map<string, HttpGrpcServer>();
-  let cp: RunningControlPlane;
-  let gw: RunningGateway;
-  let http: Client;
-  let grpcClient: grpc.Client;
+  let pair: XdsPair;
 
   beforeAll(async () => {
     cluster = await startDistributors([...ZONES['zone-a']]);
@@ -33,25 +28,15 @@ describe('zones through the control plane', () => {
     cluster.dns.setRecords('zone-a.test', ZONES['zone-a'].map((address) => ({ type: 'A' as const, address, ttl: 1 })));
     const url = (z: Zone): string => `dns://${cluster.dns.authority}/${z}.test:${cluster.port}`;
     const yaml = `gateway:\n  proxy:\n    distributor:\n      zones:\n${(Object.keys(ZONES) as Zone[]).map((z) => `        ${z}: ${url(z)}\n`).join('')}`;
-    cp = await startControlPlane({ yaml });
-    gw = await startGateway(['-target=gateway', `-gateway.xds.server-address=${cp.xdsAddress}`, '-gateway.xds.node-id=zone-gw', '-gateway.xds.locality-zone=zone-b']);
-    http = new Client(gw.url, { pipelining: 1 });
-    grpcClient = grpcXdsClient(cp.xdsAddress, 'zone-grpc', 'grpc-clients');
+    pair = await startXdsPair({ yaml, name: 'zone', gatewayArgs: ['-gateway.xds.locality-zone=zone-b'] });
   });
 
   afterAll(async () => {
-    grpcClient?.close();
-    await http?.close();
-    await gw?.stop();
-    await cp?.stop();
+    await pair?.close();
     await cluster?.close();
   });
 
-  const post = async (): Promise<number> => {
-    const res = await http.request({ path: '/api/v1/push', method: 'POST', body: 'x', headers: { 'x-scope-orgid': 't' } });
-    await res.body.dump();
-    return res.statusCode;
-  };
+  const post = (): Promise<number> => pair.post();
   const zoneCounts = async (n: number): Promise<Record<Zone, number>> => {
     const before = new Map([...byHost].map(([h, s]) => [h, s.requestCount]));
     for (let i = 0; i < n; i++) expect(await post()).toBe(200);
@@ -61,21 +46,16 @@ describe('zones through the control plane', () => {
   };
 
   it('serves one locality per zone; the gRPC client ACKs it and its calls work', async () => {
-    let snap = await snapshotOf(cp.url);
+    let snap = await snapshotOf(pair.cp.url);
     await until(async () => {
-      snap = await snapshotOf(cp.url);
+      snap = await snapshotOf(pair.cp.url);
       const cla = snap.resources['ClusterLoadAssignment']?.find((r) => r.name === 'distributor')?.resource as { endpoints?: unknown[] } | undefined;
       return cla?.endpoints?.length === 3;
     }, 10_000, 'three localities in the distributor ClusterLoadAssignment');
     const cla = snap.resources['ClusterLoadAssignment']!.find((r) => r.name === 'distributor')!.resource as { endpoints: { locality: { zone: string }; load_balancing_weight: { value: number }; lb_endpoints: unknown[] }[] };
     expect(cla.endpoints.map((l) => [l.locality.zone, l.load_balancing_weight.value, l.lb_endpoints.length])).toEqual([['zone-a', 2, 2], ['zone-b', 2, 2], ['zone-c', 2, 2]]);
-    for (let i = 0; i < 6; i++) expect(await handleCall(grpcClient)).toBe(200);
-    await until(async () => {
-      const node = (await nodesOf(cp.url)).find((n) => n.nodeId === 'zone-grpc' && n.state === 'connected');
-      return node?.types[TYPE_URL.endpoint]?.ackedVersion === snap.versions['ClusterLoadAssignment'];
-    }, 10_000, 'the gRPC client to ACK the zoned ClusterLoadAssignment');
-    const node = (await nodesOf(cp.url)).find((n) => n.nodeId === 'zone-grpc')!;
-    for (const t of Object.values(node.types)) expect(t.lastNack).toBeNull();
+    for (let i = 0; i < 6; i++) expect(await handleCall(pair.grpcClient)).toBe(200);
+    await pair.grpcAcked(TYPE_URL.endpoint, snap.versions['ClusterLoadAssignment']);
   });
 
   it('keeps the gateway in zone-b, then moves at once to a and c when zone-b is gone, with no failed push', async () => {
