@@ -129,6 +129,7 @@ export class GatewayModule {
       logger,
       httpgrpcMetrics: new HttpGrpcMetrics(registry),
       load: this.load,
+      localZone: str(cfg.tree, 'gateway.xds.locality_zone'),
     });
     // Set on a gateway of a fleet, -auth.type=token means "never serve unauthenticated"; the tokens and
     // the filter come from the control plane (an embedded one reads the same flag).
@@ -171,7 +172,7 @@ export class GatewayModule {
             return probeXdsConnection(server, { tls: source ? { material: source.current, serverName, caPath } : undefined });
           },
           servers: this.opts.servers(),
-          node: { id: str(cfg.tree, 'gateway.xds.node_id'), cluster: str(cfg.tree, 'gateway.xds.cluster') },
+          node: { id: str(cfg.tree, 'gateway.xds.node_id'), cluster: str(cfg.tree, 'gateway.xds.cluster'), locality: { region: str(cfg.tree, 'gateway.xds.locality_region'), zone: str(cfg.tree, 'gateway.xds.locality_zone') } },
           userAgentVersion: packageVersion(),
           listenerName: GATEWAY_LISTENER,
           logger: logger.child({ component: 'xds-client' }),

@@ -19,7 +19,7 @@ export class HttpGrpcBackend implements Upstream {
 
   constructor(
     readonly backend: Backend,
-    opts: { maxMessageBytes: number; logger: Logger; metrics: HttpGrpcMetrics; load?: EndpointLoad },
+    opts: { maxMessageBytes: number; logger: Logger; metrics: HttpGrpcMetrics; load?: EndpointLoad; localZone?: string },
   ) {
     this.inner = new HttpGrpcUpstream({
       backend: backend.name,
@@ -30,6 +30,7 @@ export class HttpGrpcBackend implements Upstream {
       logger: opts.logger,
       metrics: opts.metrics,
       load: opts.load,
+      ...(opts.localZone ? { localZone: opts.localZone } : {}),
     });
   }
 
@@ -64,6 +65,8 @@ export interface UpstreamFactoryDeps {
   readonly httpgrpcMetrics: HttpGrpcMetrics;
   /** Per-backend, per-endpoint load for the LRS reports. */
   readonly load?: LoadRecorder;
+  /** This gateway's zone (-gateway.xds.locality-zone); '' or absent: none. */
+  readonly localZone?: string;
 }
 
 export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactory {
@@ -76,6 +79,7 @@ export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactor
             logger: deps.logger,
             metrics: deps.httpgrpcMetrics,
             load: deps.load?.forCluster(backend.name),
+            ...(deps.localZone ? { localZone: deps.localZone } : {}),
           }),
     setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[]): void => {
       if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints);

@@ -61,6 +61,22 @@ export function readYamlTree(text: string, file: string, schema: Section, into: 
         continue;
       }
       if (valueNode === null || valueNode === undefined || (isScalar(valueNode) && valueNode.value === null)) continue; // unset: default
+      if (child.mapping && isMap(valueNode)) {
+        const entries: string[] = [];
+        for (const item of valueNode.items) {
+          const k = deref(item.key as YamlNode | null);
+          const v = deref(item.value as YamlNode | null);
+          if (!isScalar(k) || !isScalar(v) || String(k.value).includes('=') || String(v.value).includes(',')) {
+            problems.push({ key: 'CONFIG_TYPE', message: `${at((v ?? k ?? valueNode) as YamlNode)}: ${p.join('.')}: expected name: value pairs of strings (no "=" in names, no "," in values)` });
+            continue;
+          }
+          entries.push(`${String(k.value)}=${String(v.value)}`);
+        }
+        const bad = child.check?.(entries.sort().join(','));
+        if (bad) problems.push({ key: 'CONFIG_BAD_VALUE', message: `${at(valueNode)}: ${p.join('.')}: ${bad}` });
+        else tree[key] = entries.sort().join(',');
+        continue;
+      }
       if (!isScalar(valueNode)) {
         problems.push({ key: 'CONFIG_TYPE', message: `${at(valueNode)}: ${p.join('.')}: expected a ${child.type} value, got ${describe(valueNode)}` });
         continue;

@@ -1,4 +1,4 @@
-// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth tls fleet push dns od lr hb]` (default: a-f).
+// metrics-gateway benchmarks: `npm run bench [-- a b c d e f w floor profile auth tls fleet push dns od lr hb z]` (default: a-f).
 // Compares the gateway with nginx, HAProxy, a node:http + undici proxy, a direct connection and grpc-js's
 // own DNS balancing, in one run on one machine, all on loopback, every load bounded in time.
 // Needs nginx, haproxy and wrk on PATH (see BENCHMARKS.md). Results: bench/results/<time>/.
@@ -22,6 +22,7 @@ import { fleetBench } from './scenarios/fleet.js';
 import { pushBench } from './scenarios/fleet-push.js';
 import { grpcFloor } from './scenarios/grpc-floor.js';
 import { healthyOverhead, sickDistributor, slowDistributor } from './scenarios/health-balancing.js';
+import { zones } from './scenarios/zones.js';
 import { memory } from './scenarios/memory.js';
 import { profile } from './scenarios/profile.js';
 import { reload } from './scenarios/reload.js';
@@ -34,7 +35,7 @@ const ALL = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 /** Control-plane scenarios (issue 11): no nginx, HAProxy or wrk needed. */
 const CONTROL_PLANE = ['fleet', 'push', 'dns'] as const;
 /** Balancing that sees health (issue 19): sick distributor + Prometheus, slow distributor, healthy overhead. */
-const HEALTH = ['od', 'lr', 'hb'] as const;
+const HEALTH = ['od', 'lr', 'hb', 'z'] as const;
 const KNOWN = new Set<string>([...ALL, 'profile', 'floor', 'w', 'auth', 'tls', ...CONTROL_PLANE, ...HEALTH]);
 /** Whole-run bound: nothing may keep loading the machine past this. */
 const WATCHDOG_MS = (process.env['BENCH_LONG'] === '1' ? 45 : 25) * 60_000;
@@ -172,7 +173,7 @@ async function main(): Promise<number> {
       md.push(r.md);
       json['tls'] = r.json;
     }
-    for (const [key, run] of [['od', sickDistributor], ['lr', slowDistributor], ['hb', healthyOverhead]] as const) {
+    for (const [key, run] of [['od', sickDistributor], ['lr', slowDistributor], ['hb', healthyOverhead], ['z', zones]] as const) {
       if (!chosen.has(key)) continue;
       const r = await run(ctx);
       md.push(r.md);

@@ -83,7 +83,10 @@ export class ControlPlane {
   setConfig(facts: ConfigFacts): void {
     this.facts = facts;
     const wanted = new Map<string, DnsTarget>();
-    for (const b of facts.backends) if (b.target.kind === 'dns') wanted.set(dnsTargetKey(b.target), b.target);
+    for (const b of facts.backends) {
+      if (b.target.kind === 'dns') wanted.set(dnsTargetKey(b.target), b.target);
+      for (const z of b.zones ?? []) wanted.set(dnsTargetKey(z.target), z.target);
+    }
     for (const [key, cancel] of this.watches) {
       if (!wanted.has(key)) {
         cancel();

@@ -3,7 +3,8 @@
 // into Clusters. The gateway itself never reads it; it gets the result over xDS.
 
 import { BACKEND_NAMES, type Backend, type BackendName } from '../core/model.js';
-import { field, positive, section, type FieldValue, type Section, type ValueTree } from '../core/config-schema.js';
+import { field, mappingEntries, positive, section, type FieldValue, type Section, type ValueTree } from '../core/config-schema.js';
+import type { DnsTarget } from '../core/model.js';
 import { parseBackendUrl } from '../core/backend-url.js';
 import { LOAD_BALANCING, OUTLIER_DEFAULTS, outlierSettings, type BalancingPolicy, type LoadBalancing } from '../core/balancing.js';
 
@@ -46,6 +47,29 @@ const outlierSection = (): Section =>
     always_eject_one_host: field('bool', false, 'Allow one ejection even when max_ejection_percent would not (3 endpoints at 10 %).'),
   });
 
+/** `zones`: zone name → dns:/// URL, each a valid dns target. */
+const checkZones = (v: FieldValue): string | undefined => {
+  const seen = new Set<string>();
+  for (const [zone, url] of mappingEntries(String(v))) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(zone)) return `zone name ${JSON.stringify(zone)} must be letters, digits, ".", "_" or "-"`;
+    if (seen.has(zone)) return `zone ${zone} is given twice`;
+    seen.add(zone);
+    const r = parseBackendUrl(url);
+    if ('problem' in r) return `zone ${zone}: ${r.problem}`;
+    if (r.target.kind !== 'dns') return `zone ${zone}: ${JSON.stringify(url)} must be a dns:/// URL (zones are httpgrpc endpoint sets)`;
+  }
+  return undefined;
+};
+
+function zonesOf(v: ValueTree): { zone: string; target: DnsTarget; url: string }[] {
+  const out: { zone: string; target: DnsTarget; url: string }[] = [];
+  for (const [zone, url] of mappingEntries(String(v['zones'] ?? ''))) {
+    const r = parseBackendUrl(url);
+    if (!('problem' in r) && r.target.kind === 'dns') out.push({ zone, target: r.target, url });
+  }
+  return out.sort((a, b) => (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0));
+}
+
 function backendSection(name: BackendName): Section {
   const fallback = name === 'default' ? 'backends without a url of their own use this one' : 'empty: use default.url';
   return section({
@@ -66,6 +90,10 @@ function backendSection(name: BackendName): Section {
       check: oneOfBalancing,
     }),
     outlier_detection: outlierSection(),
+    zones: field('string', '', 'Zone-aware dns:/// endpoints: zone name → dns:/// URL (YAML: a mapping; flag: zone-a=dns:///a:9095,zone-b=dns:///b:9095); url is then optional.', {
+      check: checkZones,
+      mapping: true,
+    }),
   });
 }
 
@@ -79,11 +107,13 @@ function backendValues(proxy: ValueTree, name: BackendName): ValueTree {
 }
 
 function toBackend(name: BackendName, v: ValueTree): Backend | undefined {
-  const url = String(v['url'] ?? '').trim();
+  const zones = zonesOf(v);
+  // With zones, the first zone's target stands for the backend where one target is needed (kind, metadata).
+  const url = String(v['url'] ?? '').trim() || (zones[0]?.url ?? '');
   if (url === '') return undefined;
   const parsed = parseBackendUrl(url);
   if ('problem' in parsed) return undefined; // rejected by checkTree before we get here
-  const target = parsed.target;
+  const target = zones.length > 0 ? zones[0]!.target : parsed.target;
   return {
     name,
     url,
@@ -99,6 +129,7 @@ function toBackend(name: BackendName, v: ValueTree): Backend | undefined {
       insecureSkipVerify: v['tls_insecure_skip_verify'] === true,
     },
     balancing: balancingOf(v),
+    ...(zones.length > 0 ? { zones } : {}),
   };
 }
 

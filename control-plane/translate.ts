@@ -69,8 +69,13 @@ export function translate(input: TranslateInput): TranslatedResources {
   for (const b of backends) {
     if (b.target.kind === 'dns') {
       add(TYPE_URL.cluster, b.name, edsCluster(b), [{ typeUrl: TYPE_URL.endpoint, names: [b.name] }]);
-      const eps = input.endpoints.get(dnsTargetKey(b.target)) ?? literalEndpoint(b.target.host, b.target.port);
-      add(TYPE_URL.endpoint, b.name, loadAssignment(b.name, eps));
+      if (b.zones !== undefined && b.zones.length > 0) {
+        const perZone = b.zones.map((z) => ({ zone: z.zone, endpoints: input.endpoints.get(dnsTargetKey(z.target)) ?? literalEndpoint(z.target.host, z.target.port) }));
+        add(TYPE_URL.endpoint, b.name, zonedLoadAssignment(b.name, perZone));
+      } else {
+        const eps = input.endpoints.get(dnsTargetKey(b.target)) ?? literalEndpoint(b.target.host, b.target.port);
+        add(TYPE_URL.endpoint, b.name, loadAssignment(b.name, eps));
+      }
       add(TYPE_URL.listener, b.name, apiListener(b), [{ typeUrl: TYPE_URL.cluster, names: [b.name] }]);
     } else {
       add(TYPE_URL.cluster, b.name, httpCluster(b, b.target));
@@ -115,6 +120,34 @@ function loadAssignment(clusterName: string, endpoints: readonly Endpoint[]): Pl
     cluster_name: clusterName,
     endpoints: [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: lbEndpoints }],
   };
+}
+
+/**
+ * One LocalityLbEndpoints per zone (endpoint.proto), priority 0 for all: the zone-aware arithmetic runs
+ * in each gateway, which knows its own zone (-gateway.xds.locality-zone), so every gateway gets the
+ * same resource and replicas agree. Weight = the zone's endpoint count, so clients that weight
+ * localities (grpc-js-xds: weighted_target) give every endpoint the same share. An endpoint listed
+ * by two zones stays in the first (sorted by zone name); gRPC NACKs duplicates.
+ */
+function zonedLoadAssignment(clusterName: string, zones: readonly { zone: string; endpoints: readonly Endpoint[] }[]): PlainMessage {
+  const seen = new Set<string>();
+  const localities: PlainMessage[] = [];
+  for (const { zone, endpoints } of zones) {
+    const unique = endpoints.filter((e) => {
+      const key = `${e.address}\u0000${e.port}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    const sorted = [...unique].sort((a, b) => cmp(a.address, b.address) || a.port - b.port);
+    if (sorted.length === 0) continue;
+    localities.push({
+      locality: { zone },
+      load_balancing_weight: { value: sorted.length },
+      lb_endpoints: sorted.map((e) => ({ endpoint: { address: socketAddress(e.address, e.port) } })),
+    });
+  }
+  return localities.length === 0 ? { cluster_name: clusterName } : { cluster_name: clusterName, endpoints: localities };
 }
 
 /** A DNS target that is an IP literal is its own single endpoint, even before any DNS answer. */

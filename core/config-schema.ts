@@ -17,6 +17,11 @@ export interface Field {
   readonly check?: (value: FieldValue) => string | undefined;
   /** Redacted in /config output. */
   readonly secret?: boolean;
+  /**
+   * A string field that YAML may also give as a mapping of names to strings; stored in the flag's
+   * form, `name=value,name=value` (keys sorted), so flags and the file say the same thing.
+   */
+  readonly mapping?: boolean;
 }
 
 export interface Section {
@@ -30,7 +35,7 @@ export function field(
   type: FieldType,
   def: FieldValue,
   help: string,
-  extra: Partial<Pick<Field, 'flag' | 'check' | 'secret'>> = {},
+  extra: Partial<Pick<Field, 'flag' | 'check' | 'secret' | 'mapping'>> = {},
 ): Field {
   return { kind: 'field', type, default: def, help, ...extra };
 }
@@ -42,6 +47,15 @@ export function section(fields: Record<string, Node>): Section {
 /** A `check` for numbers that must be above zero (sizes, timeouts). */
 export const positive = (v: FieldValue): string | undefined =>
   typeof v === 'number' && v <= 0 ? `must be greater than 0, got ${v}` : undefined;
+
+/** A `mapping` field's value as pairs, in the order written; '' gives none. */
+export function mappingEntries(v: string): [string, string][] {
+  if (v.trim() === '') return [];
+  return v.split(',').map((item) => {
+    const i = item.indexOf('=');
+    return i < 0 ? [item.trim(), ''] : [item.slice(0, i).trim(), item.slice(i + 1).trim()];
+  });
+}
 
 /** Plain nested values mirroring the YAML tree. */
 export interface ValueTree {

@@ -72,6 +72,11 @@ export interface Backend {
    * from the Cluster's standard fields instead (xds/balancing-policy.ts), so it is absent there.
    */
   readonly balancing?: BalancingPolicy;
+  /**
+   * Zone-aware backends (issue 20): one dns:/// target per zone, e.g. one headless Service per
+   * zone. The ClusterLoadAssignment then carries one locality per zone.
+   */
+  readonly zones?: readonly { readonly zone: string; readonly target: DnsTarget; readonly url: string }[];
 }
 
 /** One resolved address of a DNS target. */
@@ -79,6 +84,8 @@ export interface Endpoint {
   /** IPv4 or IPv6 literal, no brackets. */
   readonly address: string;
   readonly port: number;
+  /** The endpoint's zone (its ClusterLoadAssignment locality), when the control plane knows it. */
+  readonly zone?: string;
 }
 
 /** Key that identifies a DNS target independent of which backend uses it. */

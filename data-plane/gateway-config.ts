@@ -12,6 +12,9 @@ export const gatewayFields: Readonly<Record<string, Node>> = {
     }),
     node_id: field('string', `${hostname()}-${process.pid}`, 'xDS node id this gateway reports (default hostname-pid).', { flag: 'gateway.xds.node-id' }),
     cluster: field('string', 'metrics-gateway', 'xDS node cluster this gateway reports (its fleet).', { flag: 'gateway.xds.cluster' }),
+    // Node.locality (base.proto): where this gateway runs; the balancer keeps traffic in its zone.
+    locality_region: field('string', '', 'Region this gateway runs in, sent as Node.locality.region.', { flag: 'gateway.xds.locality-region' }),
+    locality_zone: field('string', '', 'Zone this gateway runs in, sent as Node.locality.zone; requests prefer endpoints in this zone.', { flag: 'gateway.xds.locality-zone' }),
     // Mimir's gRPC client TLS names (-<prefix>.tls-enabled, -tls-cert-path, ...).
     tls_enabled: field('bool', false, 'Connect to the control plane over TLS.'),
     tls_cert_path: field('string', '', 'Client certificate file (PEM) the gateway presents to the control plane (mutual TLS). Re-read when it changes.'),

@@ -188,10 +188,11 @@ function routeRules(rc: DecodedRouteConfiguration): RouteInput[] {
 function endpointsOf(cla: DecodedClusterLoadAssignment): Endpoint[] {
   const out: Endpoint[] = [];
   for (const locality of cla.endpoints ?? []) {
+    const zone = locality.locality?.zone || undefined;
     for (const lb of locality.lb_endpoints ?? []) {
       if (lb.health_status === 'UNHEALTHY' || lb.health_status === 'DRAINING') continue;
       const sa = lb.endpoint?.address?.socket_address;
-      if (sa?.address && sa.port_value) out.push({ address: sa.address, port: sa.port_value });
+      if (sa?.address && sa.port_value) out.push({ address: sa.address, port: sa.port_value, ...(zone ? { zone } : {}) });
     }
   }
   return out;

@@ -2,12 +2,10 @@
 // API) → a gateway fed over ADS that ejects a sick distributor and says so (its config API, its load
 // reports, the fleet dashboard), and a real @grpc/grpc-js-xds client that must ACK the same Cluster.
 // Real control plane, real DNS, real httpgrpc servers on 127.0.0.2-.4.
-import type * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from 'undici';
 import { loadConfig } from '../app/config.js';
 import { effectiveBackends } from '../control-plane/proxy-config.js';
 import { translate } from '../control-plane/translate.js';
@@ -19,9 +17,9 @@ import type { ValueTree } from '../core/config-schema.js';
 import { decodeResource, encodeResource, type PlainMessage } from '../xds/protos.js';
 import type { DecodedCluster } from '../xds/decoded.js';
 import { startDistributors, type Distributors } from './support/distributors.js';
-import { getJson, nodesOf, snapshotOf, until, startControlPlane, type RunningControlPlane } from './support/control-plane.js';
-import { startGateway, type RunningGateway } from './support/gateway.js';
-import { grpcXdsClient, handleCall } from './support/grpc-xds-client.js';
+import { getJson, snapshotOf, until } from './support/control-plane.js';
+import { handleCall } from './support/grpc-xds-client.js';
+import { startXdsPair, type XdsPair } from './support/xds-pair.js';
 import { backend, realisticInput } from './support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mgw-balancing-'));
@@ -85,50 +83,31 @@ describe('balancing config → standard Cluster fields', () => {
 
 describe('a gateway and a gRPC xDS client on the same Cluster', () => {
   let cluster: Distributors;
-  let cp: RunningControlPlane;
-  let gw: RunningGateway;
-  let http: Client;
-  let grpcClient: grpc.Client;
+  let pair: XdsPair;
+  const post = (): Promise<number> => pair.post();
 
   beforeAll(async () => {
     cluster = await startDistributors(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
-    cp = await startControlPlane({ yaml: block(cluster.url, OUTLIER(3)), args: ['-control-plane.load-reporting-interval=1s'] });
-    gw = await startGateway(['-target=gateway', `-gateway.xds.server-address=${cp.xdsAddress}`, '-gateway.xds.node-id=balancing-gw', '-gateway.xds.cluster=edge']);
-    http = new Client(gw.url, { pipelining: 1 });
-    grpcClient = grpcXdsClient(cp.xdsAddress, 'balancing-grpc', 'grpc-clients');
+    pair = await startXdsPair({ yaml: block(cluster.url, OUTLIER(3)), name: 'balancing', cpArgs: ['-control-plane.load-reporting-interval=1s'] });
   });
 
   afterAll(async () => {
-    grpcClient?.close();
-    await http?.close();
-    await gw?.stop();
-    await cp?.stop();
+    await pair?.close();
     await cluster?.close();
   });
-
-  async function post(): Promise<number> {
-    const res = await http.request({ path: '/api/v1/push', method: 'POST', body: 'x', headers: { 'x-scope-orgid': 't' } });
-    await res.body.dump();
-    return res.statusCode;
-  }
 
   interface Applied {
     applied: { upstreams: { cluster: string; load_balancing?: string; outlier_detection?: { consecutive_5xx: number } | null; endpoints?: { address: string; outlier?: { ejected: boolean; reason?: string; times: number } }[] }[] } | null;
   }
-  const distributorUpstream = async () => (await getJson<Applied>(`${gw.url}/gateway/api/v1/config`)).applied?.upstreams.find((u) => u.cluster === 'distributor');
+  const distributorUpstream = async () => (await getJson<Applied>(`${pair.gw.url}/gateway/api/v1/config`)).applied?.upstreams.find((u) => u.cluster === 'distributor');
 
   it('serves the fields in the snapshot API; the gRPC client ACKs the Cluster and its calls work', async () => {
-    const snap = await snapshotOf(cp.url);
+    const snap = await snapshotOf(pair.cp.url);
     const c = snap.resources['Cluster']!.find((r) => r.name === 'distributor')!.resource;
     expect(c['outlier_detection']).toMatchObject({ consecutive_5xx: { value: 3 } });
     expect(c['load_balancing_policy']).toBeDefined();
-    for (let i = 0; i < 6; i++) expect(await handleCall(grpcClient)).toBe(200);
-    await until(async () => {
-      const node = (await nodesOf(cp.url)).find((n) => n.nodeId === 'balancing-grpc' && n.state === 'connected');
-      return node?.types[TYPE_URL.cluster]?.ackedVersion === snap.versions['Cluster'];
-    }, 10_000, 'the gRPC client to ACK the Cluster');
-    const node = (await nodesOf(cp.url)).find((n) => n.nodeId === 'balancing-grpc')!;
-    for (const t of Object.values(node.types)) expect(t.lastNack).toBeNull();
+    for (let i = 0; i < 6; i++) expect(await handleCall(pair.grpcClient)).toBe(200);
+    await pair.grpcAcked(TYPE_URL.cluster, snap.versions['Cluster']);
   });
 
   it('ejects a sick distributor: shown per endpoint by the gateway and as "ejected by 1 of 1" on the dashboard', async () => {
@@ -151,7 +130,7 @@ describe('a gateway and a gRPC xDS client on the same Cluster', () => {
       backends: { name: string; endpoints: { address: string; ejectedBy: number; reporters: number }[] }[];
     }
     await until(async () => {
-      const b = (await getJson<Backends>(`${cp.url}/control-plane/api/v1/dashboard/backends`)).backends.find((x) => x.name === 'distributor');
+      const b = (await getJson<Backends>(`${pair.cp.url}/control-plane/api/v1/dashboard/backends`)).backends.find((x) => x.name === 'distributor');
       const e = b?.endpoints.find((x) => x.address === address);
       return e?.ejectedBy === 1 && e.reporters >= 1;
     }, 10_000, 'the dashboard to show the endpoint ejected by the gateway');
@@ -166,7 +145,7 @@ describe('a gateway and a gRPC xDS client on the same Cluster', () => {
       for (let i = 0; i < 20_000 && !stop; i++) statuses.push(await post());
       return statuses;
     })();
-    cp.writeConfig(block(cluster.url, OUTLIER(7, 'round_robin')));
+    pair.cp.writeConfig(block(cluster.url, OUTLIER(7, 'round_robin')));
     await until(async () => (await distributorUpstream())?.outlier_detection?.consecutive_5xx === 7, 15_000, 'the gateway to apply consecutive_5xx 7');
     expect((await distributorUpstream())?.load_balancing).toBe('round_robin');
     // The ejection survived the change: the policy is applied in place.

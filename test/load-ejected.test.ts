@@ -56,4 +56,15 @@ describe('ejections in load reports', () => {
     store.nodeLeft(1);
     expect(view()).toMatchObject({ ejectedBy: 0, reporters: 2 });
   });
+
+  it('reports one upstream_locality_stats per zone once the upstream gives zones, also through a worker', () => {
+    const worker = new LoadRecorder();
+    const load = worker.forCluster('distributor');
+    load.setZones!(new Map([['127.0.0.2:9095', 'zone-a'], ['127.0.0.3:9095', 'zone-b']]));
+    for (const e of ['127.0.0.2:9095', '127.0.0.2:9095', '127.0.0.3:9095']) load.start(e)(false);
+    const primary = new LoadRecorder();
+    primary.absorb('worker 1', worker.takeReport());
+    const locs = primary.takeReport()[0]!.upstream_locality_stats;
+    expect(locs.map((l) => [l.locality?.zone, Number(l.total_issued_requests), l.upstream_endpoint_stats.length])).toEqual([['zone-a', 2, 1], ['zone-b', 1, 1]]);
+  });
 });

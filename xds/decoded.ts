@@ -93,7 +93,7 @@ export interface DecodedLbEndpoint {
 }
 
 export interface DecodedLocalityLbEndpoints {
-  readonly locality?: unknown;
+  readonly locality?: { readonly region?: string; readonly zone?: string; readonly sub_zone?: string };
   readonly lb_endpoints?: readonly DecodedLbEndpoint[];
   readonly load_balancing_weight?: { readonly value?: number };
   readonly priority?: number;

@@ -37,6 +37,10 @@ export function backendViews(backends: readonly Backend[], answers: ReadonlyMap<
       return { name: b.name, url: b.url, kind: 'http', dnsTarget: null, endpoints: [{ address: formatHostPort(b.target.host, b.target.port), source: 'url' }], balancing: '' };
     }
     const key = dnsTargetKey(b.target);
+    if (b.zones !== undefined && b.zones.length > 0) {
+      const endpoints = b.zones.flatMap((z) => (answers.get(dnsTargetKey(z.target)) ?? []).map((e) => ({ address: formatHostPort(e.address, e.port), source: `dns ${z.target.host} (zone ${z.zone})` })));
+      return { name: b.name, url: b.url, kind: 'httpgrpc', dnsTarget: key, endpoints, balancing: describeBalancing(b.balancing) };
+    }
     const eps = answers.get(key) ?? [];
     return {
       name: b.name,

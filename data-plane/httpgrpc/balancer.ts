@@ -12,6 +12,7 @@ import type { HttpGrpcMetrics } from './metrics.js';
 import { OutlierDetector, type CallResult, type DetectorClock, type Ejection } from './outlier-detector.js';
 import { RoundRobinPicker } from './picker.js';
 import type { EndpointLoad } from '../load/load-recorder.js';
+import { chooseZone, planZones, ZONE_AWARE_DEFAULTS, type ZoneAwareSettings, type ZonePlan } from './zone-chooser.js';
 
 export interface BalancedEndpoint {
   readonly address: string;
@@ -96,6 +97,13 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
   readyCount = 0;
   /** Called after every rebuild (the owner wakes requests waiting for an endpoint). */
   onRebuild: (() => void) | undefined;
+  /** Layer 1, zones (issue 20): endpoint zones, this gateway's zone, gateways per zone. */
+  private zoneOf: ReadonlyMap<string, string> = new Map();
+  private localZone: string | undefined;
+  private gateways: ReadonlyMap<string, number> | undefined;
+  private zoneSettings: ZoneAwareSettings = ZONE_AWARE_DEFAULTS;
+  private zonePlan: ZonePlan = { kind: 'all', why: 'no zones' };
+  private zonePickers = new Map<string, Picker<T>>();
 
   constructor(private readonly opts: BalancerOptions) {}
 
@@ -121,6 +129,24 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
     this.rebuild(this.members);
   }
 
+  /**
+   * Zones of the endpoints (address → zone, from the ClusterLoadAssignment's localities), this
+   * gateway's zone, and gateways per zone (Envoy's local cluster; undefined: assume one gateway per
+   * zone that has endpoints, i.e. gateways spread evenly).
+   */
+  setZones(zoneOf: ReadonlyMap<string, string>, localZone: string | undefined, gateways?: ReadonlyMap<string, number>, settings: ZoneAwareSettings = ZONE_AWARE_DEFAULTS): void {
+    this.zoneOf = zoneOf;
+    this.localZone = localZone;
+    this.gateways = gateways;
+    this.zoneSettings = settings;
+    this.rebuild(this.members);
+  }
+
+  /** What layer 1 decided at the last rebuild. */
+  get zones(): ZonePlan {
+    return this.zonePlan;
+  }
+
   /** The members or their READY states changed. */
   rebuild(members: Iterable<T>): void {
     this.members = [...members];
@@ -141,11 +167,41 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
     const healthy = detector === undefined ? ready : ready.filter((m) => !detector.isEjected(m.address));
     const candidates = healthy.length > 0 ? healthy : ready;
     const previous = this.picker;
-    this.picker = this.policy.loadBalancing === 'least_request' ? new LeastRequestPicker(candidates) : new RoundRobinPicker(candidates, previous.cursor);
+    this.picker = this.within(candidates, previous.cursor);
+    this.planZones(candidates);
     this.onRebuild?.();
   }
 
+  private within(candidates: readonly T[], cursor = 0): Picker<T> {
+    return this.policy.loadBalancing === 'least_request' ? new LeastRequestPicker(candidates) : new RoundRobinPicker(candidates, cursor);
+  }
+
+  private planZones(candidates: readonly T[]): void {
+    this.zonePickers = new Map();
+    if (this.localZone === undefined || this.zoneOf.size === 0) {
+      this.zonePlan = { kind: 'all', why: this.localZone === undefined ? 'this gateway has no zone' : 'endpoints have no zones' };
+      return;
+    }
+    const byZone = new Map<string, T[]>();
+    for (const c of candidates) {
+      const z = this.zoneOf.get(c.address) ?? '';
+      const list = byZone.get(z);
+      if (list) list.push(c);
+      else byZone.set(z, [c]);
+    }
+    const healthy = new Map([...byZone].map(([z, l]) => [z, l.length]));
+    const gateways = this.gateways ?? new Map([...byZone.keys()].map((z) => [z, 1]));
+    this.zonePlan = planZones(this.localZone, healthy, gateways, this.zoneSettings);
+    for (const [z, list] of byZone) this.zonePickers.set(z, this.within(list));
+  }
+
   pick(avoid?: ReadonlySet<T>): T | undefined {
+    if (this.zonePlan.kind !== 'all') {
+      const zone = chooseZone(this.zonePlan, this.zoneSettings);
+      const inZone = zone === undefined ? undefined : this.zonePickers.get(zone)?.pick(avoid);
+      // A zone whose endpoints this request already tried falls through to every endpoint.
+      if (inZone !== undefined && !avoid?.has(inZone)) return inZone;
+    }
     return this.picker.pick(avoid);
   }
 

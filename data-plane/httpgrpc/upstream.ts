@@ -62,6 +62,8 @@ export interface HttpGrpcUpstreamOptions {
   readonly backoff?: Partial<BackoffSettings>;
   /** Round robin without outlier detection unless given; setBalancing changes it in place. */
   readonly balancing?: BalancingPolicy;
+  /** This gateway's zone (-gateway.xds.locality-zone): the balancer prefers endpoints in it (zone-chooser.ts). */
+  readonly localZone?: string;
 }
 
 export interface EndpointStatus {
@@ -91,6 +93,7 @@ export class HttpGrpcUpstream {
   private members = new Map<string, EndpointConnection>();
   /** Picks per request: skips the ejected, then round robin or least request (balancer.ts). */
   private readonly balancer: EndpointBalancer<EndpointConnection>;
+  private readonly localZone: string | undefined;
   /** Requests waiting for the next picker (nothing READY, something CONNECTING). */
   private waiters = new Set<() => void>();
   private readonly onConnectivityChange = (): void => this.rebuildPicker();
@@ -120,6 +123,7 @@ export class HttpGrpcUpstream {
     this.balancer = new EndpointBalancer({ backend: opts.backend, logger: this.logger, metrics: this.metrics, ...(opts.load ? { load: opts.load } : {}) });
     this.balancer.onRebuild = () => this.wakeWaiters();
     if (opts.balancing) this.balancer.setPolicy(opts.balancing);
+    this.localZone = opts.localZone || undefined;
   }
 
   /** Change round robin / least request and outlier detection in place: connections and counts stay. */
@@ -151,6 +155,10 @@ export class HttpGrpcUpstream {
       if (conn.inFlight === 0) this.metrics.forgetEndpoint(this.backend, key);
     }
     this.members = next;
+    const zones = new Map<string, string>();
+    for (const ep of endpoints) if (ep.zone) zones.set(formatHostPort(ep.address, ep.port), ep.zone);
+    if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone);
+    this.load?.setZones?.(zones);
     this.rebuildPicker();
   }
 

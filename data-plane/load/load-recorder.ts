@@ -15,6 +15,8 @@ export interface EndpointLoad {
   start(endpoint: string): (failed: boolean) => void;
   /** Outlier detection ejected `endpoint` (true) or let it back (false): reported until it returns. */
   ejected?(endpoint: string, ejected: boolean): void;
+  /** Endpoint → zone (its ClusterLoadAssignment locality): reports then carry one locality per zone. */
+  setZones?(zones: ReadonlyMap<string, string>): void;
 }
 
 interface Counts {
@@ -35,6 +37,8 @@ export class LoadRecorder {
   private lastReportAt: number;
   /** Per other process: the endpoints its last report said it ejected. */
   private readonly remoteEjected = new Map<string, Set<Counts>>();
+  /** Per cluster: endpoint → zone, as the upstream last said. */
+  private readonly zones = new Map<string, Map<string, string>>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.lastReportAt = now();
@@ -58,6 +62,10 @@ export class LoadRecorder {
         };
       },
       ejected: (endpoint, on) => this.setEjected(this.counts(cluster, endpoint), SELF, on),
+      setZones: (zones) => {
+        if (zones.size > 0) this.zones.set(cluster, new Map(zones));
+        else this.zones.delete(cluster);
+      },
     };
   }
 
@@ -76,9 +84,14 @@ export class LoadRecorder {
     this.lastReportAt = now;
     const out: ClusterStatsMessage[] = [];
     for (const [cluster, endpoints] of this.clusters) {
-      const total: Counts = { issued: 0, succeeded: 0, failed: 0, inProgress: 0 };
-      const stats: UpstreamEndpointStatsMessage[] = [];
+      const zoneOf = this.zones.get(cluster);
+      // One upstream_locality_stats per zone (load_report.proto), in zone order; '' when unzoned.
+      const byZone = new Map<string, { total: Counts; stats: UpstreamEndpointStatsMessage[] }>();
       for (const [endpoint, c] of endpoints) {
+        const zone = zoneOf?.get(endpoint) ?? '';
+        let group = byZone.get(zone);
+        if (!group) byZone.set(zone, (group = { total: { issued: 0, succeeded: 0, failed: 0, inProgress: 0 }, stats: [] }));
+        const { total, stats } = group;
         // An ejected endpoint gets no requests, yet stays in the report: the metric says it is ejected.
         if (c.issued === 0 && c.succeeded === 0 && c.failed === 0 && c.inProgress === 0 && c.ejected === undefined) {
           endpoints.delete(endpoint);
@@ -98,23 +111,22 @@ export class LoadRecorder {
         });
         c.issued = c.succeeded = c.failed = 0;
       }
-      if (stats.length === 0) {
+      const groups = [...byZone].filter(([, g]) => g.stats.length > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (groups.length === 0) {
         this.clusters.delete(cluster);
         continue;
       }
       out.push({
         cluster_name: cluster,
         cluster_service_name: '',
-        upstream_locality_stats: [
-          {
-            locality: { region: '', zone: '', sub_zone: '' },
-            total_issued_requests: total.issued,
-            total_successful_requests: total.succeeded,
-            total_error_requests: total.failed,
-            total_requests_in_progress: total.inProgress,
-            upstream_endpoint_stats: stats,
-          },
-        ],
+        upstream_locality_stats: groups.map(([zone, { total, stats }]) => ({
+          locality: { region: '', zone, sub_zone: '' },
+          total_issued_requests: total.issued,
+          total_successful_requests: total.succeeded,
+          total_error_requests: total.failed,
+          total_requests_in_progress: total.inProgress,
+          upstream_endpoint_stats: stats,
+        })),
         total_dropped_requests: 0,
         load_report_interval: interval,
       });
@@ -138,6 +150,12 @@ export class LoadRecorder {
           if (!sa) continue;
           const endpoint = sa.address.includes(':') ? `[${sa.address}]:${sa.port_value}` : `${sa.address}:${sa.port_value}`;
           const c = this.counts(cs.cluster_name, endpoint);
+          // A worker's zones (its localities) are the primary's too: its report keeps them.
+          if (loc.locality?.zone) {
+            let zones = this.zones.get(cs.cluster_name);
+            if (!zones) this.zones.set(cs.cluster_name, (zones = new Map()));
+            zones.set(endpoint, loc.locality.zone);
+          }
           c.issued += Number(e.total_issued_requests);
           c.succeeded += Number(e.total_successful_requests);
           c.failed += Number(e.total_error_requests);

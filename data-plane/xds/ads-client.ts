@@ -33,7 +33,7 @@ export interface XdsClientOptions {
   /** "host:port" of each control-plane server; tried in order, moving to the next on each attempt. */
   readonly servers: readonly string[];
   /** user_agent_name is always 'metrics-gateway'. */
-  readonly node: { readonly id: string; readonly cluster: string; readonly metadata?: Record<string, JsonValue> };
+  readonly node: { readonly id: string; readonly cluster: string; readonly metadata?: Record<string, JsonValue>; readonly locality?: { readonly region: string; readonly zone: string } };
   /** The gateway listener to follow, e.g. 'metrics-gateway'. */
   readonly listenerName: string;
   readonly logger: Logger;

@@ -1,0 +1,70 @@
+// Zone-aware balancing through the control plane (issue 20): `zones:` (one dns:/// name per zone, as
+// Mimir's per-zone distributor Services) → one locality per zone in the ClusterLoadAssignment → a
+// gateway with -gateway.xds.locality-zone keeps its pushes in its zone, and moves them at once when
+// that zone's distributors are gone. A grpc-js-xds client must ACK the zoned ClusterLoadAssignment.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
+import { TYPE_URL } from '../xds/resource.js';
+import { startDistributors, type Distributors } from './support/distributors.js';
+import { snapshotOf, until } from './support/control-plane.js';
+import { handleCall } from './support/grpc-xds-client.js';
+import { startXdsPair, type XdsPair } from './support/xds-pair.js';
+
+const ZONES = { 'zone-a': ['127.0.0.2', '127.0.0.3'], 'zone-b': ['127.0.0.4', '127.0.0.5'], 'zone-c': ['127.0.0.6', '127.0.0.7'] } as const;
+type Zone = keyof typeof ZONES;
+
+describe('zones through the control plane', () => {
+  let cluster: Distributors;
+  const byHost = new Map<string, HttpGrpcServer>();
+  let pair: XdsPair;
+
+  beforeAll(async () => {
+    cluster = await startDistributors([...ZONES['zone-a']]);
+    for (const s of cluster.servers) byHost.set(s.host, s);
+    for (const z of ['zone-b', 'zone-c'] as const) {
+      for (const h of ZONES[z]) byHost.set(h, await cluster.add(h, false));
+      cluster.dns.setRecords(`${z}.test`, ZONES[z].map((address) => ({ type: 'A' as const, address, ttl: 1 })));
+    }
+    cluster.dns.setRecords('zone-a.test', ZONES['zone-a'].map((address) => ({ type: 'A' as const, address, ttl: 1 })));
+    const url = (z: Zone): string => `dns://${cluster.dns.authority}/${z}.test:${cluster.port}`;
+    const yaml = `gateway:\n  proxy:\n    distributor:\n      zones:\n${(Object.keys(ZONES) as Zone[]).map((z) => `        ${z}: ${url(z)}\n`).join('')}`;
+    pair = await startXdsPair({ yaml, name: 'zone', gatewayArgs: ['-gateway.xds.locality-zone=zone-b'] });
+  });
+
+  afterAll(async () => {
+    await pair?.close();
+    await cluster?.close();
+  });
+
+  const post = (): Promise<number> => pair.post();
+  const zoneCounts = async (n: number): Promise<Record<Zone, number>> => {
+    const before = new Map([...byHost].map(([h, s]) => [h, s.requestCount]));
+    for (let i = 0; i < n; i++) expect(await post()).toBe(200);
+    const out: Record<Zone, number> = { 'zone-a': 0, 'zone-b': 0, 'zone-c': 0 };
+    for (const z of Object.keys(ZONES) as Zone[]) for (const h of ZONES[z]) out[z] += byHost.get(h)!.requestCount - before.get(h)!;
+    return out;
+  };
+
+  it('serves one locality per zone; the gRPC client ACKs it and its calls work', async () => {
+    let snap = await snapshotOf(pair.cp.url);
+    await until(async () => {
+      snap = await snapshotOf(pair.cp.url);
+      const cla = snap.resources['ClusterLoadAssignment']?.find((r) => r.name === 'distributor')?.resource as { endpoints?: unknown[] } | undefined;
+      return cla?.endpoints?.length === 3;
+    }, 10_000, 'three localities in the distributor ClusterLoadAssignment');
+    const cla = snap.resources['ClusterLoadAssignment']!.find((r) => r.name === 'distributor')!.resource as { endpoints: { locality: { zone: string }; load_balancing_weight: { value: number }; lb_endpoints: unknown[] }[] };
+    expect(cla.endpoints.map((l) => [l.locality.zone, l.load_balancing_weight.value, l.lb_endpoints.length])).toEqual([['zone-a', 2, 2], ['zone-b', 2, 2], ['zone-c', 2, 2]]);
+    for (let i = 0; i < 6; i++) expect(await handleCall(pair.grpcClient)).toBe(200);
+    await pair.grpcAcked(TYPE_URL.endpoint, snap.versions['ClusterLoadAssignment']);
+  });
+
+  it('keeps the gateway in zone-b, then moves at once to a and c when zone-b is gone, with no failed push', async () => {
+    await until(async () => (await zoneCounts(6))['zone-b'] === 6, 10_000, 'the gateway to apply the zoned endpoints');
+    expect(await zoneCounts(60)).toEqual({ 'zone-a': 0, 'zone-b': 60, 'zone-c': 0 });
+    for (const h of ZONES['zone-b']) byHost.get(h)!.kill();
+    const after = await zoneCounts(60);
+    expect(after['zone-b']).toBe(0);
+    expect(after['zone-a']).toBeGreaterThan(10);
+    expect(after['zone-c']).toBeGreaterThan(10);
+  });
+});
