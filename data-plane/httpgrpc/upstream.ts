@@ -9,6 +9,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { decodeResponse } from './codec.js';
 import { GRPC_BACKOFF, type BackoffSettings } from './backoff.js';
 import type { ConnectivityState } from './endpoint-connection.js';
+import type { HttpGrpcClientKind } from './client-session.js';
 import { GrpcStatus, grpcTimeout, HANDLE_METHOD } from './grpc-wire.js';
 import { tlsOptionsFor } from './tls-options.js';
 import type { HttpGrpcMetrics } from './metrics.js';
@@ -59,6 +60,8 @@ export interface HttpGrpcUpstreamOptions {
   readonly load?: EndpointLoad;
   /** Connect backoff; gRPC's connection-backoff.md values unless a test shortens them. */
   readonly backoff?: Partial<BackoffSettings>;
+  /** HTTP/2 client: 'socket' (default, h2/) or 'node-http2' (-gateway.httpgrpc-client, kept one release). */
+  readonly client?: HttpGrpcClientKind;
 }
 
 export interface EndpointStatus {
@@ -110,6 +113,7 @@ export class HttpGrpcUpstream {
       keepaliveTimeMs: opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
       backoff: { ...GRPC_BACKOFF, ...opts.backoff },
+      ...(opts.client ? { client: opts.client } : {}),
     });
   }
 
