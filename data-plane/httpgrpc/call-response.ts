@@ -60,7 +60,9 @@ export class CallResponse {
   data(chunk: Buffer): CallStatus | undefined {
     let pos = 0;
     while (pos < chunk.length && this.failure === undefined) {
-      if (this.body === undefined) {
+      // A complete message followed by more bytes starts another prefix (and fails: unary). Testing
+      // only `body === undefined` looped forever on a 0-byte message followed by data (found by fuzz).
+      if (this.body === undefined || this.filled === this.body.length) {
         const need = MESSAGE_PREFIX_BYTES - (this.prefix?.length ?? 0);
         const part = chunk.subarray(pos, pos + need);
         this.prefix = this.prefix === undefined ? part : Buffer.concat([this.prefix, part]);
