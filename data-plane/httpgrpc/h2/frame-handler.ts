@@ -162,7 +162,9 @@ function headerBlock(c: FrameContext, id: number, endStream: boolean, block: Buf
 
 /**
  * The server ended its side: the call is decided. A server may answer before reading the whole
- * request (a Trailers-Only error); RFC 9113 8.1 asks the client to stop sending then: RST_STREAM NO_ERROR.
+ * request (a Trailers-Only error); RFC 9113 8.1 lets the client stop sending then: RST_STREAM NO_ERROR, as
+ * grpc-java's client does (grpc/grpc-java#2163). A server's own RST_STREAM NO_ERROR after END_STREAM (8.1:
+ * "clients MUST NOT discard responses" for it) finds the stream closed and is ignored.
  */
 function endOfStream(c: FrameContext, s: ClientStream): void {
   s.remoteEnded = true;
