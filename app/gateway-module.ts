@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { num, str, type LoadedConfig } from './config.js';
+import type { HttpGrpcClientKind } from '../data-plane/httpgrpc/index.js';
 import { GATEWAY_LISTENER } from './control-plane-module.js';
 import { Service } from './services.js';
 import { createUpstreamFactory } from './upstreams.js';
@@ -126,6 +127,7 @@ export class GatewayModule {
     const { cfg, logger, registry } = this.opts;
     const factory = createUpstreamFactory({
       maxMessageBytes: num(cfg.tree, 'gateway.grpc_max_message_bytes'),
+      client: str(cfg.tree, 'gateway.httpgrpc_client') as HttpGrpcClientKind,
       logger,
       httpgrpcMetrics: new HttpGrpcMetrics(registry),
       load: this.load,

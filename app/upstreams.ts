@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Backend, Endpoint } from '../core/model.js';
 import type { BalancingPolicy } from '../core/balancing.js';
 import { HttpUpstream } from '../data-plane/http-upstream.js';
-import { HttpGrpcMetrics, HttpGrpcUpstream } from '../data-plane/httpgrpc/index.js';
+import { HttpGrpcMetrics, HttpGrpcUpstream, type HttpGrpcClientKind } from '../data-plane/httpgrpc/index.js';
 import type { UpstreamFactory } from '../data-plane/xds-apply.js';
 import type { Upstream, UpstreamContext } from '../data-plane/upstream.js';
 import type { EndpointLoad, LoadRecorder } from '../data-plane/load/load-recorder.js';
@@ -19,12 +19,13 @@ export class HttpGrpcBackend implements Upstream {
 
   constructor(
     readonly backend: Backend,
-    opts: { maxMessageBytes: number; logger: Logger; metrics: HttpGrpcMetrics; load?: EndpointLoad; localZone?: string },
+    opts: { maxMessageBytes: number; client?: HttpGrpcClientKind; logger: Logger; metrics: HttpGrpcMetrics; load?: EndpointLoad; localZone?: string },
   ) {
     this.inner = new HttpGrpcUpstream({
       backend: backend.name,
       url: backend.url,
       maxMessageBytes: opts.maxMessageBytes,
+      ...(opts.client ? { client: opts.client } : {}),
       timeoutMs: backend.timeoutMs,
       tls: backend.tls.enabled ? backend.tls : undefined,
       logger: opts.logger,
@@ -61,6 +62,8 @@ export class HttpGrpcBackend implements Upstream {
 
 export interface UpstreamFactoryDeps {
   readonly maxMessageBytes: number;
+  /** -gateway.httpgrpc-client. */
+  readonly client?: HttpGrpcClientKind;
   readonly logger: Logger;
   readonly httpgrpcMetrics: HttpGrpcMetrics;
   /** Per-backend, per-endpoint load for the LRS reports. */
@@ -76,6 +79,7 @@ export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactor
         ? new HttpUpstream(backend, deps.load?.forCluster(backend.name))
         : new HttpGrpcBackend(backend, {
             maxMessageBytes: deps.maxMessageBytes,
+            ...(deps.client ? { client: deps.client } : {}),
             logger: deps.logger,
             metrics: deps.httpgrpcMetrics,
             load: deps.load?.forCluster(backend.name),

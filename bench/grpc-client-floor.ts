@@ -3,7 +3,8 @@
 // used before), and with gRPC framed by hand on node:http2 in ~15 lines (the floor any Node httpgrpc
 // client sits on). The server runs elsewhere (the bench's peers process).
 //   node dist/bench/grpc-client-floor.js <host:port> <body-file> [calls=20000] [concurrency=50]
-// Prints one JSON line: { gatewayUs, grpcJsUs, rawHttp2Us } (median of 3 runs each, interleaved).
+// Prints one JSON line: { socketUs, gatewayUs (node:http2 client), grpcJsUs, rawHttp2Us } (median of 3
+// runs each, interleaved). socketUs is the socket client (issue 21), the gateway's default.
 
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
@@ -60,12 +61,17 @@ function rawCall(): Promise<void> {
 
 // The gateway's client: one EndpointConnection, headers as HttpGrpcUpstream builds them.
 const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-const conn = new EndpointConnection(
-  { address: host, port },
-  { maxGrpcMessageBytes: 8 * 1024 * 1024, keepaliveTimeMs: 20_000, keepaliveTimeoutMs: 10_000, backoff: GRPC_BACKOFF },
-  () => undefined,
-);
-function gatewayCall(): Promise<void> {
+const connFor = (client: 'socket' | 'node-http2'): EndpointConnection =>
+  new EndpointConnection(
+    { address: host, port },
+    { maxGrpcMessageBytes: 8 * 1024 * 1024, keepaliveTimeMs: 20_000, keepaliveTimeoutMs: 10_000, backoff: GRPC_BACKOFF, client },
+    () => undefined,
+  );
+const socketConn = connFor('socket');
+const nodeConn = connFor('node-http2');
+const gatewayCall = (): Promise<void> => callOn(nodeConn);
+const socketCall = (): Promise<void> => callOn(socketConn);
+function callOn(conn: EndpointConnection): Promise<void> {
   return new Promise((resolve) => {
     const headers = {
       ':method': 'POST',
@@ -96,10 +102,12 @@ async function cpuPerCall(call: () => Promise<void>): Promise<number> {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-while (conn.state !== 'READY') await new Promise((r) => setTimeout(r, 20));
+while (socketConn.state !== 'READY' || nodeConn.state !== 'READY') await new Promise((r) => setTimeout(r, 20));
 await cpuPerCall(grpcJsCall); // warm-up all three
 await cpuPerCall(rawCall);
 await cpuPerCall(gatewayCall);
+await cpuPerCall(socketCall);
+const sk: number[] = [];
 const g: number[] = [];
 const r: number[] = [];
 const w: number[] = [];
@@ -107,8 +115,10 @@ for (let i = 0; i < 3; i++) {
   g.push(await cpuPerCall(grpcJsCall));
   r.push(await cpuPerCall(rawCall));
   w.push(await cpuPerCall(gatewayCall));
+  sk.push(await cpuPerCall(socketCall));
 }
 client.close();
 session.close();
-conn.close();
-process.stdout.write(`${JSON.stringify({ gatewayUs: median(w), grpcJsUs: median(g), rawHttp2Us: median(r) })}\n`);
+nodeConn.close();
+socketConn.close();
+process.stdout.write(`${JSON.stringify({ socketUs: median(sk), gatewayUs: median(w), grpcJsUs: median(g), rawHttp2Us: median(r) })}\n`);

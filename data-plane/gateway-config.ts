@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { field, positive, section, type Node } from '../core/config-schema.js';
+import { HTTPGRPC_CLIENTS } from './httpgrpc/client-session.js';
 
 /** Fields next to `proxy` under `gateway:` (GEM's layout). */
 export const gatewayFields: Readonly<Record<string, Node>> = {
@@ -27,5 +28,14 @@ export const gatewayFields: Readonly<Record<string, Node>> = {
     100 * 1024 * 1024,
     'Largest httpgrpc message to or from dns:// backends; larger request bodies get 413 (Mimir distributor default).',
     { flag: 'gateway.grpc-max-message-bytes', check: positive },
+  ),
+  httpgrpc_client: field(
+    'string',
+    'socket',
+    'HTTP/2 client for dns:// backends: socket (our own, on net.Socket) or node-http2 (the previous one, kept for one release to compare and roll back).',
+    {
+      flag: 'gateway.httpgrpc-client',
+      check: (v) => ((HTTPGRPC_CLIENTS as readonly unknown[]).includes(v) ? undefined : `must be one of ${HTTPGRPC_CLIENTS.join(', ')}; got ${JSON.stringify(v)}`),
+    },
   ),
 };

@@ -111,6 +111,7 @@ const STARTUP: Case[] = [
   ['a zero gRPC message limit', 'gateway:\n  grpc_max_message_bytes: 0\n', [], 'FILE:2:27: gateway.grpc_max_message_bytes: must be greater than 0, got 0'],
   ['an unknown log level', 'server:\n  log_level: verbose\n', [], 'FILE:2:14: server.log_level: must be one of debug, info, warn, error; got "verbose"'],
   ['a prefix without a slash', 'api:\n  prometheus_http_prefix: prometheus\n', [], 'FILE:2:27: api.prometheus_http_prefix: must start with "/" and hold no spaces, "?" or "#"'],
+  ['an unknown -gateway.httpgrpc-client', undefined, ['-gateway.httpgrpc-client=nghttp2'], 'flags: gateway.httpgrpc_client: must be one of socket, node-http2; got "nghttp2"'],
   ['a misspelt -target', undefined, ['-target=gatewy'], 'flags: target: must be one of gateway, control-plane, all; got "gatewy"'],
   ['an unknown target in the file', 'target: everything\n', [], 'FILE:1:9: target: must be one of gateway, control-plane, all; got "everything"'],
 

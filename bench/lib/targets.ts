@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIST, GATEWAY_CLI, TEMPLATES } from './paths.js';
+import { buildGo } from './go-build.js';
 import { freePort, httpGet, start, waitFor, type Child } from './proc.js';
 
 export interface Target {
@@ -91,6 +92,17 @@ export async function baselineProxy(dir: string, cpu: string | undefined, upstre
     logFile: join(dir, 'baseline-proxy.log'),
   });
   return started('node-undici', port, child);
+}
+
+/**
+ * A Go httpgrpc gateway as GEM builds one (net/http + grpc-go dns:/// round_robin, go/cmd/go-gateway),
+ * compiled from Debian's grpc-go by go-build.ts: the peer for scenario b's httpgrpc rows.
+ */
+export async function goGateway(dir: string, cpu: string | undefined, grpcTarget: string): Promise<Target> {
+  const port = await freePort();
+  const bin = await buildGo('go-gateway');
+  const child = start('go-gateway', bin, [`-listen=127.0.0.1:${port}`, `-target=${grpcTarget}`], { cpu, logFile: join(dir, 'go-gateway.log') });
+  return started('go-gateway', port, child);
 }
 
 export interface GatewayOptions {

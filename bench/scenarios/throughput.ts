@@ -7,7 +7,7 @@ import { cluster, waitReadyEndpoints } from '../lib/cluster.js';
 import { measure, type BenchContext, type Measurement } from '../lib/context.js';
 import { rssBytes, type Child } from '../lib/proc.js';
 import { fmt, median, mib, sleep, table } from '../lib/report.js';
-import { baselineProxy, distributorConfig, gateway, haproxyHttp, nginxBackend, nginxProxy, type Target } from '../lib/targets.js';
+import { baselineProxy, distributorConfig, gateway, goGateway, haproxyHttp, nginxBackend, nginxProxy, type Target } from '../lib/targets.js';
 
 const PATH = '/api/v1/push';
 const LABELS: Record<string, string> = { nginx: 'nginx (1 worker)', haproxy: 'HAProxy (1 thread)', 'node-undici': 'node:http + undici (baseline)' };
@@ -95,7 +95,15 @@ export async function throughput(ctx: BenchContext, which: { a: boolean; b: bool
       const gw = await gateway(ctx.dir, ctx.cpu.proxy, { name: 'gateway-httpgrpc', configYaml: distributorConfig(c.url) });
       started.push(gw);
       await waitReadyEndpoints(gw.url, 3);
-      rows.push({ target: gw, others: [ctx.peers.child], label: 'metrics-gateway (dns:// httpgrpc, 3 distributors)' });
+      rows.push({ target: gw, others: [ctx.peers.child], label: 'metrics-gateway (dns:// httpgrpc, 3 distributors), socket client' });
+      // Issue 21: the node:http2 client (kept one release) and GEM's Go gateway, in the same rounds.
+      const old = await gateway(ctx.dir, ctx.cpu.proxy, { name: 'gateway-httpgrpc-node-http2', configYaml: distributorConfig(c.url), extraFlags: ['-gateway.httpgrpc-client=node-http2'] });
+      started.push(old);
+      await waitReadyEndpoints(old.url, 3);
+      rows.push({ target: old, others: [ctx.peers.child], label: 'metrics-gateway (dns:// httpgrpc), node:http2 client' });
+      const go = await goGateway(ctx.dir, ctx.cpu.proxy, c.url);
+      started.push(go);
+      rows.push({ target: go, others: [ctx.peers.child], label: 'Go gateway (net/http + grpc-go dns:/// round_robin)' });
       for (const v of variants()) {
         const t = await gateway(ctx.dir, ctx.cpu.proxy, { name: `gateway-httpgrpc-${v.name}`, configYaml: distributorConfig(c.url), ...v.opts });
         started.push(t);
@@ -127,7 +135,7 @@ export async function throughput(ctx: BenchContext, which: { a: boolean; b: bool
       if (!ref || mine[0]?.cpuUsPerReq === undefined) return 'n/a';
       return `${median(mine.map((m, i) => m.cpuUsPerReq! / ref[i]!.cpuUsPerReq!)).toFixed(2)}×`;
     };
-    const isGrpc = (r: Row): boolean => r.target.name.startsWith('gateway-httpgrpc');
+    const isGrpc = (r: Row): boolean => r.target.name.startsWith('gateway-httpgrpc') || r.target.name === 'go-gateway';
 
     const md: string[] = [];
     const json: Record<string, unknown> = {
@@ -161,10 +169,10 @@ export async function throughput(ctx: BenchContext, which: { a: boolean; b: bool
     const grpcRows = [...sum].filter(([r]) => isGrpc(r));
     if (which.b && grpcRows.length > 0) {
       md.push('### b. httpgrpc path vs HTTP path (metrics-gateway)', '');
-      const gwRows = [...sum].filter(([r]) => r.target.name.startsWith('gateway-'));
+      const gwRows = [...sum].filter(([r]) => r.target.name.startsWith('gateway-') || r.target.name === 'go-gateway');
       md.push(
         table(
-          ['gateway', 'req/s', 'p50 ms', 'p99 ms', 'gateway CPU µs/req', '× HTTP path (per round)', 'distributors CPU µs/req', 'errors'],
+          ['gateway', 'req/s', 'p50 ms', 'p99 ms', 'gateway CPU µs/req', '× HTTP path (per round)', '× Go gateway (per round)', 'distributors CPU µs/req', 'errors'],
           gwRows.map(([r, s]) => [
             r.label,
             fmt(s.rps, 0),
@@ -172,6 +180,7 @@ export async function throughput(ctx: BenchContext, which: { a: boolean; b: bool
             fmt(s.p99Ms, 2),
             fmt(s.cpuUsPerReq),
             roundRatio(r, 'gateway-http'),
+            isGrpc(r) ? roundRatio(r, 'go-gateway') : '',
             isGrpc(r) ? fmt(s.otherCpuUsPerReq['peers']) : '',
             String(s.errors),
           ]),

@@ -2,10 +2,13 @@
 // kept alive with PINGs (gRFC A8), a second session opened when the first is at the server's
 // SETTINGS_MAX_CONCURRENT_STREAMS, and GOAWAY honoured (RFC 9113 6.8): no new streams on that
 // session at once, its open streams finish, a replacement is dialled straight away.
-import http2, { type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
+import type { OutgoingHttpHeaders, SecureClientSessionOptions } from 'node:http2';
 import { formatHostPort, type Endpoint } from '../../core/model.js';
 import { ConnectBackoff, type BackoffSettings } from './backoff.js';
-import { unaryCall, type CallSession, type CallStatus, type ClientGone } from './unary-call.js';
+import type { ClientSession, Dial, DialTarget, HttpGrpcClientKind } from './client-session.js';
+import { dialSocket } from './h2/dial.js';
+import { dialNodeHttp2 } from './node-http2-session.js';
+import type { CallStatus, ClientGone } from './unary-call.js';
 
 export type ConnectivityState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
 
@@ -17,31 +20,28 @@ export interface ConnectionSettings {
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly backoff: BackoffSettings;
+  /** Which HTTP/2 client: our own on net.Socket (default) or node:http2 (-gateway.httpgrpc-client). */
+  readonly client?: HttpGrpcClientKind;
 }
+
+const DIALERS: Record<HttpGrpcClientKind, Dial> = { socket: dialSocket, 'node-http2': dialNodeHttp2 };
 
 type Listener = () => void;
 
-// Flow control (RFC 9113 6.9): the default 64 KiB windows stall a large response behind round trips
-// of WINDOW_UPDATEs. Our receive windows are large from the start; what a backend accepts from us is
-// its own setting.
-const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
-
-class Session implements CallSession {
-  goawayLastStreamId = Number.MAX_SAFE_INTEGER;
+class Session {
   /** SETTINGS received from the server: the session can carry streams. */
   ready = false;
   draining = false;
   active = 0;
   keepalive: NodeJS.Timeout | undefined;
-  constructor(readonly session: ClientHttp2Session) {}
+  session!: ClientSession;
 
   get usable(): boolean {
-    return this.ready && !this.draining && !this.session.closed && !this.session.destroyed;
+    return this.ready && !this.draining && !this.session.closed;
   }
 
   get full(): boolean {
-    return this.active >= (this.session.remoteSettings.maxConcurrentStreams ?? Infinity);
+    return this.active >= this.session.maxConcurrentStreams;
   }
 }
 
@@ -51,7 +51,7 @@ export class EndpointConnection {
   inFlight = 0;
   /** Owners currently listing this endpoint; the pool closes it at zero refs and zero calls. */
   readonly listeners = new Set<Listener>();
-  private readonly authority: string;
+  private readonly target: DialTarget;
   private readonly sessions = new Set<Session>();
   private readonly backoff: ConnectBackoff;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -63,7 +63,13 @@ export class EndpointConnection {
     private readonly onUnused: (c: EndpointConnection) => void,
   ) {
     this.address = formatHostPort(endpoint.address, endpoint.port);
-    this.authority = `${settings.tls ? 'https' : 'http'}://${this.address}`;
+    this.target = {
+      host: endpoint.address,
+      port: endpoint.port,
+      address: this.address,
+      ...(settings.tls ? { tls: settings.tls } : {}),
+      maxGrpcMessageBytes: settings.maxGrpcMessageBytes,
+    };
     this.backoff = new ConnectBackoff(settings.backoff);
     this.dial();
   }
@@ -74,50 +80,39 @@ export class EndpointConnection {
   }
 
   private dial(): Session {
-    const s = this.settings;
-    const session = http2.connect(this.authority, {
-      ...s.tls,
-      ...(s.tls ? { ALPNProtocols: ['h2'] } : {}),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
-      // nghttp2's buffer budget for this session, in MB: room for a whole largest message.
-      maxSessionMemory: Math.max(10, Math.ceil((2 * s.maxGrpcMessageBytes) / 1e6)),
-    });
-    const entry = new Session(session);
+    const entry = new Session();
     this.sessions.add(entry);
-    const connectTimer = setTimeout(() => session.destroy(new Error('connect timeout')), this.backoff.attemptStarted());
+    const connectTimer = setTimeout(() => entry.session.destroy('connect timeout'), this.backoff.attemptStarted());
     connectTimer.unref();
-    session.once('remoteSettings', () => {
-      clearTimeout(connectTimer);
-      if (session.destroyed) return;
-      entry.ready = true;
-      this.backoff.reset();
-      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
-      this.startKeepalive(entry);
-      this.update();
-    });
-    session.on('goaway', (_code: number, lastStreamId: number) => {
-      entry.goawayLastStreamId = Math.min(entry.goawayLastStreamId, lastStreamId);
-      this.drain(entry);
-    });
-    session.on('error', () => undefined); // 'close' follows; the calls on it report their own outcome
-    session.on('close', () => {
-      clearTimeout(connectTimer);
-      clearInterval(entry.keepalive);
-      this.sessions.delete(entry);
-      if (this.closed) return;
-      if (!entry.ready && !this.hasUsable()) {
-        // A failed connect attempt: wait out the backoff (connection-backoff.md).
-        this.state = 'TRANSIENT_FAILURE';
-        this.notify();
-        clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          if (!this.closed && !this.hasUsable() && !this.hasConnecting()) this.dial();
-        }, this.backoff.attemptFailed());
-        this.retryTimer.unref();
-        return;
-      }
-      this.update();
+    entry.session = DIALERS[this.settings.client ?? 'socket'](this.target, {
+      ready: () => {
+        clearTimeout(connectTimer);
+        if (entry.session.destroyed) return;
+        entry.ready = true;
+        this.backoff.reset();
+        this.startKeepalive(entry);
+        this.update();
+      },
+      goaway: () => this.drain(entry),
+      close: () => {
+        clearTimeout(connectTimer);
+        clearInterval(entry.keepalive);
+        this.sessions.delete(entry);
+        if (this.closed) return;
+        if (!entry.ready && !this.hasUsable()) {
+          // A failed connect attempt: wait out the backoff (connection-backoff.md).
+          this.state = 'TRANSIENT_FAILURE';
+          this.notify();
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            if (!this.closed && !this.hasUsable() && !this.hasConnecting()) this.dial();
+          }, this.backoff.attemptFailed());
+          this.retryTimer.unref();
+          return;
+        }
+        this.update();
+      },
     });
     this.update();
     return entry;
@@ -127,18 +122,16 @@ export class EndpointConnection {
   private drain(entry: Session): void {
     if (entry.draining) return;
     entry.draining = true;
-    if (!entry.session.closed && !entry.session.destroyed) entry.session.close();
+    entry.session.close();
     this.update();
   }
 
   private startKeepalive(entry: Session): void {
     const { keepaliveTimeMs, keepaliveTimeoutMs } = this.settings;
     entry.keepalive = setInterval(() => {
-      const timeout = setTimeout(() => entry.session.destroy(new Error('keepalive ping not answered')), keepaliveTimeoutMs);
+      const timeout = setTimeout(() => entry.session.destroy('keepalive ping not answered'), keepaliveTimeoutMs);
       timeout.unref();
-      const sent = entry.session.ping((err) => {
-        if (err === null) clearTimeout(timeout);
-      });
+      const sent = entry.session.ping(() => clearTimeout(timeout));
       if (!sent) clearTimeout(timeout);
     }, keepaliveTimeMs);
     entry.keepalive.unref();
@@ -198,7 +191,7 @@ export class EndpointConnection {
     }
     this.inFlight++;
     entry.active++;
-    unaryCall(entry, { headers, frame, deadline, maxReceiveBytes: this.settings.maxGrpcMessageBytes, ...(signal ? { signal } : {}) }, (status) => {
+    entry.session.call({ headers, frame, deadline, maxReceiveBytes: this.settings.maxGrpcMessageBytes, ...(signal ? { signal } : {}) }, (status) => {
       entry.active--;
       this.inFlight--;
       if (this.inFlight === 0 && this.listeners.size === 0) this.onUnused(this);
@@ -215,7 +208,7 @@ export class EndpointConnection {
       clearInterval(e.keepalive);
       // A session still connecting has nothing to finish: close() would wait for its connect first.
       if (!e.ready) e.session.destroy();
-      else if (!e.session.destroyed) e.session.close();
+      else e.session.close();
     }
   }
 }

@@ -4,6 +4,8 @@ export type { HttpGrpcUpstreamOptions, EndpointStatus } from './upstream.js';
 export { HttpGrpcMetrics } from './metrics.js';
 export type { HttpGrpcErrorReason } from './metrics.js';
 export { RoundRobinPicker } from './picker.js';
+export { HTTPGRPC_CLIENTS } from './client-session.js';
+export type { HttpGrpcClientKind } from './client-session.js';
 export { protoPath } from './proto-files.js';
 export {
   encodeRequest,

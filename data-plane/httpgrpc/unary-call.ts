@@ -1,9 +1,10 @@
-// One unary gRPC call on an HTTP/2 stream (grpc/grpc doc/PROTOCOL-HTTP2.md): request headers, one
+// One unary gRPC call on a node:http2 stream (grpc/grpc doc/PROTOCOL-HTTP2.md): request headers, one
 // length-prefixed message, then the status from the trailers or from a Trailers-Only response.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { GrpcStatus, MESSAGE_PREFIX_BYTES, percentDecode, statusFromHttp } from './grpc-wire.js';
+import { CallResponse, grpcStatusOf, statusFromReset } from './call-response.js';
+import { GrpcStatus } from './grpc-wire.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** How a call ended, as the HTTP/2 stream and the gRPC status tell it. */
 export interface CallStatus {
@@ -69,19 +70,11 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
     done(notSent(`session closed before the stream was sent (${(err as Error).message})`));
     return;
   }
-  let result: CallStatus | undefined;
-  let httpStatus = 0;
-  let grpcContentType = false;
-  // Response message reassembly: prefix first, then exactly `length` bytes.
-  let prefix: Buffer | undefined;
-  let body: Buffer | undefined;
-  let filled = 0;
-  let messages = 0;
+  const response = new CallResponse(opts.maxReceiveBytes);
   let failure: CallStatus | undefined;
-  let sawHeaders = false;
 
   const fail = (s: CallStatus, rst = NGHTTP2_CANCEL): void => {
-    if (failure !== undefined || result !== undefined) return;
+    if (failure !== undefined) return;
     failure = s;
     if (!stream.closed && !stream.destroyed) stream.close(rst);
   };
@@ -95,66 +88,20 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
   const onAbort = (): void => fail({ code: GrpcStatus.CANCELLED, details: 'Cancelled on client' });
   if (opts.signal) opts.signal.onAbort = onAbort;
 
-  const statusFrom = (h: IncomingHttpHeaders): CallStatus | undefined => {
-    const raw = h['grpc-status'];
-    if (raw === undefined) return undefined;
-    const code = Number(raw);
-    const msg = h['grpc-message'];
-    const bin = h['grpc-status-details-bin'];
-    const binText = Array.isArray(bin) ? bin[0] : bin;
-    return {
-      code: Number.isInteger(code) ? code : GrpcStatus.UNKNOWN,
-      details: typeof msg === 'string' ? percentDecode(msg) : '',
-      ...(binText !== undefined ? { detailsBin: Buffer.from(binText, 'base64') } : {}),
-    };
+  const field = (h: IncomingHttpHeaders) => (name: string): string | undefined => {
+    const v = h[name];
+    return Array.isArray(v) ? v[0] : v;
   };
-
   stream.on('response', (headers) => {
-    sawHeaders = true;
-    httpStatus = Number(headers[':status']);
     const ct = headers['content-type'];
-    grpcContentType = typeof ct === 'string' && ct.startsWith('application/grpc');
-    // Trailers-Only: HEADERS with END_STREAM carrying the status, no message.
-    const s = statusFrom(headers);
-    if (s !== undefined) result = s;
+    response.headers(Number(headers[':status']), typeof ct === 'string' ? ct : undefined, grpcStatusOf(field(headers)));
   });
   stream.on('data', (chunk: Buffer) => {
-    let pos = 0;
-    while (pos < chunk.length && failure === undefined) {
-      if (body === undefined) {
-        const need = MESSAGE_PREFIX_BYTES - (prefix?.length ?? 0);
-        const part = chunk.subarray(pos, pos + need);
-        prefix = prefix === undefined ? part : Buffer.concat([prefix, part]);
-        pos += part.length;
-        if (prefix.length < MESSAGE_PREFIX_BYTES) return;
-        if (prefix[0] !== 0) return fail({ code: GrpcStatus.INTERNAL, details: 'compressed response message, but no grpc-encoding was offered' });
-        const length = prefix.readUInt32BE(1);
-        if (length > opts.maxReceiveBytes) {
-          return fail({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${opts.maxReceiveBytes})` });
-        }
-        if (++messages > 1) return fail({ code: GrpcStatus.INTERNAL, details: 'more than one response message in a unary call' });
-        // Zero-copy when the whole message is in this chunk (the common case): a view, not a copy.
-        if (chunk.length - pos >= length) {
-          body = chunk.subarray(pos, pos + length);
-          filled = length;
-          pos += length;
-        } else {
-          body = Buffer.allocUnsafe(length);
-          filled = 0;
-        }
-        prefix = undefined;
-        continue;
-      }
-      const n = Math.min(body.length - filled, chunk.length - pos);
-      chunk.copy(body, filled, pos, pos + n);
-      filled += n;
-      pos += n;
-    }
+    if (failure !== undefined) return;
+    const f = response.data(chunk);
+    if (f !== undefined) fail(f);
   });
-  stream.on('trailers', (trailers) => {
-    const s = statusFrom(trailers);
-    if (s !== undefined) result = s;
-  });
+  stream.on('trailers', (trailers) => response.trailers(grpcStatusOf(field(trailers))));
   // The outcome is read in 'close'; a socket error (a TCP reset) names what happened to the connection.
   let streamError: Error | undefined;
   stream.on('error', (e: Error) => (streamError = e));
@@ -171,24 +118,16 @@ export function unaryCall(on: CallSession, opts: CallOptions, done: (s: CallStat
     // RFC 9113 8.7: REFUSED_STREAM = not processed; 6.8: streams above a GOAWAY's last-stream-id were
     // not processed either (nghttp2 closes them with REFUSED_STREAM; the id check covers the rest).
     // A stream that never got an id never left this process.
-    if (!sawHeaders && (rst === NGHTTP2_REFUSED_STREAM || stream.id === undefined || stream.id > on.goawayLastStreamId)) {
+    if (!response.sawHeaders && (rst === NGHTTP2_REFUSED_STREAM || stream.id === undefined || stream.id > on.goawayLastStreamId)) {
       return notSent(rst === NGHTTP2_REFUSED_STREAM ? 'Stream refused by server' : 'stream not processed (GOAWAY or session closed before it was sent)');
     }
-    if (result !== undefined) {
-      if (result.code !== GrpcStatus.OK) return result;
-      if (body === undefined || filled < body.length) return { code: GrpcStatus.INTERNAL, details: 'no complete response message with status OK' };
-      return { code: GrpcStatus.OK, details: '', message: body };
-    }
-    if (sawHeaders && (httpStatus !== 200 || !grpcContentType)) {
-      return { code: statusFromHttp(httpStatus), details: `Received HTTP status code ${httpStatus} without a gRPC status` };
-    }
+    const decided = response.outcome();
+    if (decided !== undefined) return decided;
     if (on.session.destroyed || on.session.closed || rst === NGHTTP2_NO_ERROR) {
       const why = streamError?.message ?? '';
       return { code: GrpcStatus.UNAVAILABLE, details: SOCKET_ERROR.test(why) ? why : 'Connection dropped', transport: 'lost' };
     }
-    if (rst === NGHTTP2_ENHANCE_YOUR_CALM) return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'Bandwidth exhausted (ENHANCE_YOUR_CALM)' };
-    if (rst === NGHTTP2_CANCEL) return { code: GrpcStatus.CANCELLED, details: 'Stream cancelled by server' };
-    return { code: GrpcStatus.INTERNAL, details: `Stream reset by server with code ${rst}` };
+    return statusFromReset(rst);
   };
 
   // One write: prefix, fields and body already sit in one buffer (the body was copied in once).

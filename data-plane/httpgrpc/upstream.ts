@@ -9,6 +9,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { decodeResponse } from './codec.js';
 import { GRPC_BACKOFF, type BackoffSettings } from './backoff.js';
 import type { ConnectivityState } from './endpoint-connection.js';
+import type { HttpGrpcClientKind } from './client-session.js';
 import { GrpcStatus, grpcTimeout, HANDLE_METHOD } from './grpc-wire.js';
 import { tlsOptionsFor } from './tls-options.js';
 import type { HttpGrpcMetrics } from './metrics.js';
@@ -64,6 +65,8 @@ export interface HttpGrpcUpstreamOptions {
   readonly balancing?: BalancingPolicy;
   /** This gateway's zone (-gateway.xds.locality-zone): the balancer prefers endpoints in it (zone-chooser.ts). */
   readonly localZone?: string;
+  /** HTTP/2 client: 'socket' (default, h2/) or 'node-http2' (-gateway.httpgrpc-client, kept one release). */
+  readonly client?: HttpGrpcClientKind;
 }
 
 export interface EndpointStatus {
@@ -119,6 +122,7 @@ export class HttpGrpcUpstream {
       keepaliveTimeMs: opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
       backoff: { ...GRPC_BACKOFF, ...opts.backoff },
+      ...(opts.client ? { client: opts.client } : {}),
     });
     this.balancer = new EndpointBalancer({ backend: opts.backend, logger: this.logger, metrics: this.metrics, ...(opts.load ? { load: opts.load } : {}) });
     this.balancer.onRebuild = () => this.wakeWaiters();
