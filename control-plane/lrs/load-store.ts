@@ -38,6 +38,8 @@ interface NodeLoadState {
   reports: number;
   lastReportAt: number | undefined;
   recent: NodeReport[];
+  /** Per backend, everything the stream reported since it opened (a counter: rollouts diff it). */
+  readonly totals: Map<string, LoadCounts>;
 }
 
 interface EndpointState {
@@ -73,6 +75,8 @@ export interface NodeLoadView {
   readonly lastReportAt: string | null;
   readonly rps: number;
   readonly errorRps: number;
+  /** Per backend: requests and failures reported since the stream opened (counters, never reset). */
+  readonly totals: Readonly<Record<string, { readonly issued: number; readonly failed: number }>>;
 }
 
 export interface EndpointLoadView extends LoadCounts {
@@ -117,7 +121,7 @@ export class LoadStore {
   }
 
   nodeJoined(streamId: number, nodeId: string, cluster: string, userAgent: string): void {
-    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [] });
+    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [], totals: new Map() });
   }
 
   nodeLeft(streamId: number): void {
@@ -147,6 +151,7 @@ export class LoadStore {
       const c = this.cluster(cs.cluster_name);
       const counts = byCluster.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
       byCluster.set(cs.cluster_name, counts);
+      const before = { issued: counts.issued, failed: counts.failed };
       c.dropped += n(cs.total_dropped_requests);
       let inProgress = 0;
       for (const loc of cs.upstream_locality_stats) {
@@ -172,6 +177,10 @@ export class LoadStore {
         }
       }
       c.inProgressByStream.set(streamId, inProgress);
+      const total = node.totals.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
+      node.totals.set(cs.cluster_name, total);
+      total.issued += counts.issued - before.issued;
+      total.failed += counts.failed - before.failed;
       this.spread(c, at, intervalMs, counts);
     }
     node.reports++;
@@ -243,6 +252,7 @@ export class LoadStore {
       reports: s.reports,
       lastReportAt: s.lastReportAt === undefined ? null : new Date(s.lastReportAt).toISOString(),
       ...rates(this.recent(s.recent)),
+      totals: Object.fromEntries([...s.totals].map(([name, t]) => [name, { issued: t.issued, failed: t.failed }])),
     }));
   }
 
