@@ -201,6 +201,7 @@ export class ControlPlaneModule {
       build: () => this.controlPlane.status(),
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
+      rollout: () => this.rollouts.status(),
     });
   }
 

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -7,6 +8,7 @@ import { startControlPlaneProcess, startGatewayProcess, WatchedConfig, type Cont
 import type { Child } from './support/cli.js';
 import { startPacedLoad, type Load } from './support/load.js';
 import { eventually } from './support/poll.js';
+import { launchBrowser, type Browser } from './support/browser.js';
 
 // Real processes: one control plane with rollouts on (canary fraction 0.2, bake 20 s, as the issue
 // fixes them), ten gateways under steady load, HTTP backends on loopback. A bad query_frontend edit
@@ -30,6 +32,7 @@ describe('rollouts on a fleet of 10 gateways', () => {
   let dist: HttpBackend;
   let config: WatchedConfig;
   let cp: ControlPlaneProcess;
+  let browser: Browser;
   const gateways: Child[] = [];
   const yaml = (qf: string, timeout = '5m'): string => `gateway:\n  proxy:\n    query_frontend: { url: "${qf}", timeout: ${timeout} }\n    distributor: { url: "${dist.url}" }\n`;
 
@@ -55,9 +58,12 @@ describe('rollouts on a fleet of 10 gateways', () => {
     ]);
     for (let i = 0; i < 10; i++) gateways.push(await startGatewayProcess(cp.xdsAddress, [`-gateway.xds.node-id=gw-${i}`, '-gateway.xds.cluster=rollout-test']));
     for (const g of gateways) await eventually(async () => (await backendOf(g)) === 'qf-a', 'qf-a on every gateway');
+    browser = await launchBrowser();
+    await browser.page.goto(`${cp.child.url}/control-plane/`);
   }, 180_000);
 
   afterAll(async () => {
+    await browser?.close();
     await Promise.all(gateways.map((g) => g.stop()));
     await cp?.child.stop();
     await Promise.all([qfA, qfB, qfC, dist].map((b) => b?.close()));
@@ -70,6 +76,17 @@ describe('rollouts on a fleet of 10 gateways', () => {
     try {
       await eventually(async () => (await rollout()).recent.length === 0 && qfA.received.length > 100, 'steady load on the current config');
       config.replaceAtomically(yaml(`http://127.0.0.9:${await refusedPort()}`));
+      // The page, live: the rollout baking, its two canaries marked in the fleet table (they run the
+      // candidate), then the decision and why.
+      const page = browser.page;
+      await page.waitForFunction(() => document.querySelector('#rollout [data-stage="baking"]') !== null, undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelectorAll('#nodes tr[data-config="candidate"]').length === 2, undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelector('#rollout-recent li[data-outcome="rolled-back"]') !== null, undefined, { timeout: 120_000 });
+      const shown = await page.$eval('#rollout', (el) => (el as HTMLElement).innerText);
+      expect(shown).toContain('rolled-back');
+      expect(shown).toContain('query_frontend');
+      expect(shown).toContain('rejected');
+      await page.waitForFunction(() => document.querySelectorAll('#nodes tr[data-config="candidate"]').length === 0, undefined, { timeout: 60_000 });
       r = (await eventually(async () => {
         const s = await rollout();
         return s.recent[0]?.outcome === 'rolled-back' ? s : undefined;
