@@ -179,8 +179,10 @@ export class LoadStore {
       c.inProgressByStream.set(streamId, inProgress);
       const total = node.totals.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
       node.totals.set(cs.cluster_name, total);
-      total.issued += counts.issued - before.issued;
-      total.failed += counts.failed - before.failed;
+      // Dropped (no endpoint took them: none READY, every try refused) count as failed requests here.
+      const dropped = n(cs.total_dropped_requests);
+      total.issued += counts.issued - before.issued + dropped;
+      total.failed += counts.failed - before.failed + dropped;
       this.spread(c, at, intervalMs, counts);
     }
     node.reports++;

@@ -13,6 +13,12 @@ import { msDuration } from '../../xds/lrs-service.js';
 /** Tells when a request is handed to `endpoint` ("host:port"); call the result once with its outcome. */
 export interface EndpointLoad {
   start(endpoint: string): (failed: boolean) => void;
+  /**
+   * A request no endpoint took (none READY, or every try refused): reported as the cluster's
+   * total_dropped_requests (load_report.proto: requests dropped before reaching an endpoint), so a
+   * backend that resolves to nothing still shows its failures (a canary rollout judges by them).
+   */
+  dropped(): void;
 }
 
 interface Counts {
@@ -24,6 +30,7 @@ interface Counts {
 
 export class LoadRecorder {
   private readonly clusters = new Map<string, Map<string, Counts>>();
+  private readonly droppedBy = new Map<string, number>();
   /** Per other process (absorb): its in-progress count per cluster and endpoint, last told. */
   private readonly remoteInProgress = new Map<string, Map<string, { c: Counts; n: number }>>();
   private lastReportAt: number;
@@ -49,6 +56,7 @@ export class LoadRecorder {
           else c.succeeded++;
         };
       },
+      dropped: () => this.drop(cluster, 1),
     };
   }
 
@@ -82,7 +90,9 @@ export class LoadRecorder {
         });
         c.issued = c.succeeded = c.failed = 0;
       }
-      if (stats.length === 0) {
+      const dropped = this.droppedBy.get(cluster) ?? 0;
+      this.droppedBy.delete(cluster);
+      if (stats.length === 0 && dropped === 0) {
         this.clusters.delete(cluster);
         continue;
       }
@@ -99,7 +109,7 @@ export class LoadRecorder {
             upstream_endpoint_stats: stats,
           },
         ],
-        total_dropped_requests: 0,
+        total_dropped_requests: dropped,
         load_report_interval: interval,
       });
     }
@@ -115,6 +125,8 @@ export class LoadRecorder {
     const before = this.remoteInProgress.get(source) ?? new Map<string, { c: Counts; n: number }>();
     const now = new Map<string, { c: Counts; n: number }>();
     for (const cs of stats) {
+      const dropped = Number(cs.total_dropped_requests);
+      if (dropped > 0) this.drop(cs.cluster_name, dropped);
       for (const loc of cs.upstream_locality_stats) {
         for (const e of loc.upstream_endpoint_stats) {
           const sa = e.address?.socket_address;
@@ -140,6 +152,12 @@ export class LoadRecorder {
   /** `source` is gone (a worker died): what it had in progress is no longer. */
   forget(source: string): void {
     this.absorb(source, []);
+  }
+
+  /** Counts `n` requests of `cluster` that no endpoint took. */
+  private drop(cluster: string, n: number): void {
+    if (!this.clusters.has(cluster)) this.clusters.set(cluster, new Map());
+    this.droppedBy.set(cluster, (this.droppedBy.get(cluster) ?? 0) + n);
   }
 
   private counts(cluster: string, endpoint: string): Counts {
