@@ -143,21 +143,24 @@ export class ControlPlane {
 
   /** The rollout's verdict: the candidate goes to every gateway. */
   promote(id: string): void {
-    const c = this.candidate;
-    if (!c || c.id !== id) return;
-    this.candidate = undefined;
-    this.facts = c.facts;
-    this.tokens = c.tokens;
-    this.follow();
-    this.publish();
+    this.settle(id, 'promote');
   }
 
   /** The rollout's verdict: every gateway is served the current content; the candidate is held. */
   rollback(id: string): void {
+    this.settle(id, 'rollback');
+  }
+
+  private settle(id: string, verdict: 'promote' | 'rollback'): void {
     const c = this.candidate;
     if (!c || c.id !== id) return;
     this.candidate = undefined;
-    this.held = c;
+    if (verdict === 'promote') {
+      this.facts = c.facts;
+      this.tokens = c.tokens;
+    } else {
+      this.held = c;
+    }
     this.follow();
     this.publish();
   }

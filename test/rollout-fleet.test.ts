@@ -1,10 +1,9 @@
 /// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import type { RolloutStatus } from '../control-plane/rollout/rollouts.js';
 import { HttpBackend } from './support/http-backend.js';
-import { startControlPlaneProcess, startGatewayProcess, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
+import { refusedPort, startControlPlaneProcess, startGatewayProcess, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
 import type { Child } from './support/cli.js';
 import { startPacedLoad, type Load } from './support/load.js';
 import { eventually } from './support/poll.js';
@@ -16,14 +15,6 @@ import { launchBrowser, type Browser } from './support/browser.js';
 
 const BAKE_S = 20;
 const REPORT_S = 1;
-
-async function refusedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.9', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('rollouts on a fleet of 10 gateways', () => {
   let qfA: HttpBackend;

@@ -7,7 +7,7 @@ import { cleanupsAfterEach } from './support/cleanups.js';
 import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig } from './support/fleet.js';
 import { eventually } from './support/poll.js';
-import { findPrometheus, remoteWriteCounters, startPrometheus } from './support/prometheus.js';
+import { findPrometheus, drainedRemoteWrite, startPrometheus } from './support/prometheus.js';
 import { ScrapeTarget } from './support/scrape-target.js';
 
 // A real Prometheus remote-writes through the fleet (to the gateway the rollout will pick as its
@@ -97,19 +97,7 @@ it('Prometheus remote-writing through the fleet loses no sample while a distribu
   const after = cluster.received().unique;
   await eventually(() => cluster.received().unique >= after + SERIES * 3, 'samples after the rollback', 30_000, 100);
   await prom.reload(prometheusYaml(canary.url, undefined));
-  let counters = remoteWriteCounters(await prom.metrics());
-  let stableSince = Date.now();
-  await eventually(
-    async () => {
-      const c = remoteWriteCounters(await prom.metrics());
-      if (c.in !== counters.in || c.sent !== counters.sent || c.retried !== counters.retried) stableSince = Date.now();
-      counters = c;
-      return c.pending === 0 && Date.now() - stableSince >= 3000;
-    },
-    'Prometheus to flush its remote-write queue',
-    30_000,
-    250,
-  );
+  const counters = await drainedRemoteWrite(prom, 30_000);
   const received = cluster.received();
   const summary = `prometheus: in ${counters.in ?? '?'}, sent ${counters.sent}, retried ${counters.retried}, failed ${counters.failed}, dropped ${counters.dropped}; distributors: ${received.unique} unique, ${received.total} total; rollout: ${r.recent[0]!.reason}`;
   // The canary really failed pushes (Prometheus retried them), and nothing was lost.

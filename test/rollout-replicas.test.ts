@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { DnsServer } from '../examples/local/dns-server.js';
 import type { RolloutStatus } from '../control-plane/rollout/rollouts.js';
 import { HttpBackend } from './support/http-backend.js';
-import { startControlPlaneProcess, startGatewayProcess, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
+import { refusedPort, startControlPlaneProcess, startGatewayProcess, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
 import type { Child } from './support/cli.js';
 import { startPacedLoad, type Load } from './support/load.js';
 import { eventually } from './support/poll.js';
@@ -109,11 +108,7 @@ describe('two replicas seeing each edit 15 s apart reach the same end', () => {
   }, 200_000);
 
   it('a bad edit: both roll it back and hold it rejected; every gateway is on the previous config', async () => {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.9', r));
-    const refused = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    const ends = await editApart(yaml(`http://127.0.0.9:${refused}`));
+    const ends = await editApart(yaml(`http://127.0.0.9:${await refusedPort()}`));
     const [a, b] = ends.map((x) => x.recent[0]!);
     expect(a!.outcome).toBe('rolled-back');
     expect(b!.outcome).toBe('rolled-back');
