@@ -155,7 +155,8 @@ export class Rollouts {
     const fleet = this.opts.fleet;
     const connected = fleet.nodes().filter((n) => n.liveness === 'connected');
     const start = new Map<string, Record<string, Counts>>();
-    for (const n of fleet.loadNodes()) start.set(streamKey(n), n.totals);
+    // Copied: the counters are read again later and must be compared with their values now.
+    for (const n of fleet.loadNodes()) start.set(streamKey(n), Object.fromEntries(Object.entries(n.totals).map(([k, v]) => [k, { issued: v.issued, failed: v.failed }])));
     this.active = { id, startedAtMs: this.now(), canaries: canaryCohort(connected, this.opts.canaryFraction), versions: {}, start, decision: null };
     this.inProgress.set(1);
     this.canaryCount.set(this.active.canaries.length);
