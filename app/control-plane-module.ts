@@ -123,6 +123,7 @@ export class ControlPlaneModule {
       },
       logger: logger.child({ component: 'rollout' }),
       registry: opts.registry,
+      settleMs: opts.loadReportingIntervalMs,
     });
     this.controlPlane = new ControlPlane({
       rollouts: this.rollouts,

@@ -109,11 +109,13 @@ describe('rollouts on a fleet of 10 gateways', () => {
   it('a good edit is promoted after the bake with no failed request anywhere', async () => {
     const load = loads();
     try {
+      const before = (await rollout()).recent.length;
       config.replaceAtomically(yaml(qfB.url));
       const s = (await eventually(async () => {
         const x = await rollout();
-        return x.recent[0]?.outcome === 'promoted' ? x : undefined;
-      }, 'the good edit promoted', 120_000, 200))!;
+        return x.active === null && x.recent.length > before ? x : undefined;
+      }, 'the good edit\'s rollout to end', 120_000, 200))!;
+      expect(s.recent[0], JSON.stringify(s)).toMatchObject({ outcome: 'promoted' });
       expect(s.rejected).toEqual([]);
       expect(Date.parse(s.recent[0]!.endedAt) - Date.parse(s.recent[0]!.startedAt)).toBeGreaterThanOrEqual(BAKE_S * 1000);
       for (const g of gateways) await eventually(async () => (await backendOf(g)) === 'qf-b', 'qf-b on every gateway', 30_000);

@@ -117,3 +117,34 @@ describe('rollouts', () => {
     r.stop();
   });
 });
+
+describe('settling', () => {
+  it('does not hold a late report of pre-change failures against the candidate', () => {
+    const f = fleet();
+    const clock = { now: 1_000_000 };
+    const calls: string[] = [];
+    const r = new Rollouts({
+      canaryFraction: 0.2,
+      thresholds: { bakeMs: 10_000, maxBakeMs: 30_000, maxFailureRateIncrease: 0.05, minRequests: 10 },
+      fleet: f,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      now: () => clock.now,
+      settleMs: 1000,
+    });
+    r.start({ promote: (id) => calls.push(`promote ${id}`), rollback: (id) => calls.push(`rollback ${id}`), canariesChanged: () => {} });
+    const [canary] = canaryCohort(IDS.map((nodeId) => ({ nodeId, cluster: 'edge' })), 0.2);
+    r.begin('v2');
+    add(f, canary!, 50, 50); // the report of the last second before the change arrives after it
+    clock.now += 500;
+    r.evaluate();
+    expect(calls).toEqual([]);
+    clock.now += 600;
+    r.evaluate(); // counting starts here
+    for (const id of IDS) add(f, id, 20, 0);
+    clock.now += 10_000;
+    r.evaluate();
+    expect(calls).toEqual(['promote v2']);
+    r.stop();
+  });
+});

@@ -39,6 +39,12 @@ export interface RolloutOptions {
   readonly now?: () => number;
   /** How often figures are judged and peers asked (default 1 s). */
   readonly tickMs?: number;
+  /**
+   * The load-report interval: counting starts this long after the rollout does, so a report
+   * covering requests from before the change (one in flight at the start) is not held against the
+   * candidate. A NACK is judged at once all the same. Default 0.
+   */
+  readonly settleMs?: number;
 }
 
 export type Outcome = 'promoted' | 'rolled-back' | 'replaced' | 'withdrawn';
@@ -77,8 +83,11 @@ interface Active {
   canaries: string[];
   /** Candidate versions by type URL (for NACKs of it). */
   versions: Record<string, string>;
-  /** `${replica}|${streamId}` → per backend totals when the rollout began. */
-  readonly start: Map<string, Readonly<Record<string, Counts>>>;
+  /** `${replica}|${streamId}` → per backend totals when counting began. */
+  start: Map<string, Readonly<Record<string, Counts>>>;
+  /** This replica's clock when counting begins (the start plus settleMs); then `counting`. */
+  readonly countFromMs: number;
+  counting: boolean;
   decision: Decision | null;
 }
 
@@ -154,10 +163,17 @@ export class Rollouts {
     this.rejected.clear(); // the file changed again: what it held before is no longer held
     const fleet = this.opts.fleet;
     const connected = fleet.nodes().filter((n) => n.liveness === 'connected');
-    const start = new Map<string, Record<string, Counts>>();
-    // Copied: the counters are read again later and must be compared with their values now.
-    for (const n of fleet.loadNodes()) start.set(streamKey(n), Object.fromEntries(Object.entries(n.totals).map(([k, v]) => [k, { issued: v.issued, failed: v.failed }])));
-    this.active = { id, startedAtMs: this.now(), canaries: canaryCohort(connected, this.opts.canaryFraction), versions: {}, start, decision: null };
+    const settle = this.opts.settleMs ?? 0;
+    this.active = {
+      id,
+      startedAtMs: this.now(),
+      canaries: canaryCohort(connected, this.opts.canaryFraction),
+      versions: {},
+      start: this.counters(),
+      countFromMs: this.now() + settle,
+      counting: settle === 0,
+      decision: null,
+    };
     this.inProgress.set(1);
     this.canaryCount.set(this.active.canaries.length);
     this.opts.logger.info({ id, canaries: this.active.canaries }, 'rollout: candidate served to the canary cohort');
@@ -231,9 +247,22 @@ export class Rollouts {
   evaluate(): void {
     const a = this.active;
     if (!a) return;
-    const d = decide({ startedAtMs: a.startedAtMs, nowMs: this.now(), ...this.figures(a), nacks: this.nacks(a) }, this.opts.thresholds);
+    if (!a.counting && this.now() >= a.countFromMs) {
+      a.start = this.counters();
+      a.counting = true;
+    }
+    // While settling only NACKs are judged: the figures may still hold requests from before the change.
+    const figures = a.counting ? this.figures(a) : { canary: new Map<string, Counts>(), baseline: new Map<string, Counts>() };
+    const d = decide({ startedAtMs: a.startedAtMs, nowMs: this.now(), ...figures, nacks: this.nacks(a) }, this.opts.thresholds);
     a.decision = d;
     if (d.action !== 'wait') this.finish(d);
+  }
+
+  /** Every stream's per-backend counters now, copied (they are compared with later reads). */
+  private counters(): Map<string, Record<string, Counts>> {
+    const out = new Map<string, Record<string, Counts>>();
+    for (const n of this.opts.fleet.loadNodes()) out.set(streamKey(n), Object.fromEntries(Object.entries(n.totals).map(([k, v]) => [k, { issued: v.issued, failed: v.failed }])));
+    return out;
   }
 
   private figures(a: Active): { canary: Map<string, Counts>; baseline: Map<string, Counts> } {
