@@ -26,7 +26,7 @@ function fleet(): RolloutFleet & { totals: Map<string, { issued: number; failed:
   };
 }
 
-function setup(): { r: Rollouts; f: ReturnType<typeof fleet>; clock: { now: number }; calls: string[] } {
+function setup(settleMs = 0): { r: Rollouts; f: ReturnType<typeof fleet>; clock: { now: number }; calls: string[] } {
   const f = fleet();
   const clock = { now: 1_000_000 };
   const calls: string[] = [];
@@ -37,6 +37,7 @@ function setup(): { r: Rollouts; f: ReturnType<typeof fleet>; clock: { now: numb
     logger: pino({ level: 'silent' }),
     registry: new Registry(),
     now: () => clock.now,
+    settleMs,
   });
   r.start({ promote: (id) => calls.push(`promote ${id}`), rollback: (id) => calls.push(`rollback ${id}`), canariesChanged: () => calls.push('canaries') });
   return { r, f, clock, calls };
@@ -120,19 +121,7 @@ describe('rollouts', () => {
 
 describe('settling', () => {
   it('does not hold a late report of pre-change failures against the candidate', () => {
-    const f = fleet();
-    const clock = { now: 1_000_000 };
-    const calls: string[] = [];
-    const r = new Rollouts({
-      canaryFraction: 0.2,
-      thresholds: { bakeMs: 10_000, maxBakeMs: 30_000, maxFailureRateIncrease: 0.05, minRequests: 10 },
-      fleet: f,
-      logger: pino({ level: 'silent' }),
-      registry: new Registry(),
-      now: () => clock.now,
-      settleMs: 1000,
-    });
-    r.start({ promote: (id) => calls.push(`promote ${id}`), rollback: (id) => calls.push(`rollback ${id}`), canariesChanged: () => {} });
+    const { r, f, clock, calls } = setup(1000);
     const [canary] = canaryCohort(IDS.map((nodeId) => ({ nodeId, cluster: 'edge' })), 0.2);
     r.begin('v2');
     add(f, canary!, 50, 50); // the report of the last second before the change arrives after it
