@@ -18,6 +18,7 @@ import { ConfigWatcher, contentHash } from '../control-plane/config-watcher.js';
 import { ControlPlane, type ConfigFacts } from '../control-plane/control-plane.js';
 import { DnsWatcher } from '../control-plane/dns/dns-watcher.js';
 import { registerControlPlaneApi } from '../control-plane/http-api.js';
+import { registerRolloutApi } from '../control-plane/rollout/rollout-api.js';
 import { routeTable } from '../core/routes.js';
 import type { ResourceTransform } from '../control-plane/snapshot-builder.js';
 import { AdsServer } from '../control-plane/xds/ads-server.js';
@@ -34,6 +35,7 @@ import { buildSnapshot, SnapshotBuildError } from '../control-plane/snapshot-bui
 import { GatewayError } from '../core/errors.js';
 import { shortType, TYPE_ORDER } from '../xds/resource.js';
 import type { XdsServerTls } from './xds-tls.js';
+import { Rollouts } from '../control-plane/rollout/rollouts.js';
 
 /** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
 export const GATEWAY_LISTENER = 'metrics-gateway';
@@ -95,6 +97,8 @@ export class ControlPlaneModule {
   readonly lrs: LrsServer;
   /** The fleet-wide view: this replica merged with its -control-plane.peers. */
   readonly fleet: FleetView;
+  /** Config and tokens changes staged on a canary cohort (-control-plane.rollout.*). */
+  readonly rollouts: Rollouts;
   private readonly grpcServer = new grpc.Server();
   private configWatcher: ConfigWatcher<ValueTree> | undefined;
   private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
@@ -113,7 +117,26 @@ export class ControlPlaneModule {
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.fleet = new FleetView({ nodes: this.ads.nodes, load: this.load, history: this.history, logger, peers: this.peers() });
     addCsds(this.grpcServer, () => this.fleet.nodes());
+    const tree = opts.cfg.tree;
+    this.rollouts = new Rollouts({
+      canaryFraction: num(tree, 'control_plane.rollout.canary_fraction'),
+      thresholds: {
+        bakeMs: num(tree, 'control_plane.rollout.bake_time'),
+        maxBakeMs: num(tree, 'control_plane.rollout.max_bake_time'),
+        maxFailureRateIncrease: num(tree, 'control_plane.rollout.max_failure_rate_increase'),
+        minRequests: num(tree, 'control_plane.rollout.min_requests'),
+      },
+      fleet: {
+        nodes: () => this.fleet.nodes(),
+        loadNodes: () => this.fleet.loadNodes(),
+        peerAddresses: () => this.fleet.peerStatus().filter((p) => p.state === 'up').map((p) => p.address),
+      },
+      logger: logger.child({ component: 'rollout' }),
+      registry: opts.registry,
+      settleMs: opts.loadReportingIntervalMs,
+    });
     this.controlPlane = new ControlPlane({
+      rollouts: this.rollouts,
       listener: this.listener(),
       cache: this.cache,
       endpoints: this.dns,
@@ -182,6 +205,7 @@ export class ControlPlaneModule {
       tokens: () => (this.tokensWatcher ? { ...this.tokensWatcher.status(), ids: this.tokenIds } : undefined),
       load: this.load,
     });
+    registerRolloutApi(app, this.rollouts);
     registerDashboard(app, {
       fleet: this.fleet,
       cache: this.cache,
@@ -190,6 +214,7 @@ export class ControlPlaneModule {
       build: () => this.controlPlane.status(),
       dns: () => this.dns.snapshot(),
       config: () => this.configWatcher?.status(),
+      rollout: () => this.rollouts.status(),
     });
   }
 
@@ -233,11 +258,14 @@ export class ControlPlaneModule {
           // Serve only once the first snapshot (with DNS answers, bounded wait) is in the cache.
           await this.controlPlane.published();
           this.fleet.start();
+          const cp = this.controlPlane;
+          this.rollouts.start({ promote: (id) => cp.promote(id), rollback: (id) => cp.rollback(id), canariesChanged: () => cp.republish() });
         },
         stopping: async () => {
           this.configWatcher?.stop();
           this.tokensWatcher?.stop();
           this.fleet.stop();
+          this.rollouts.stop();
           this.controlPlane.stop();
           this.dns.close();
         },

@@ -21,6 +21,14 @@ const peersName = (v: FieldValue): string | undefined => {
   return undefined;
 };
 
+const fraction = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && (v < 0 || v > 1) ? `must be between 0 (rollouts off) and 1, got ${v}` : undefined;
+
+const bake = (v: FieldValue): string | undefined =>
+  typeof v === 'number' && v < 1000 ? `must be at least 1s (load reports come every -control-plane.load-reporting-interval), got ${v}ms` : undefined;
+
+const nonNegative = (v: FieldValue): string | undefined => (typeof v === 'number' && v < 0 ? `must be 0 or more, got ${v}` : undefined);
+
 export const controlPlaneSchema: Section = section({
   dns: section({
     lookup_period: field('duration', 5000, 'How often dns:// backend names are resolved again (also when their TTL expires, at most once a second).', {
@@ -33,6 +41,28 @@ export const controlPlaneSchema: Section = section({
     'dns:/// name of this control plane\'s replicas (e.g. a headless Service) and the port of their HTTP API: each replica then merges the fleet-wide reads (nodes, CSDS, load, the dashboard) with what its peers hold. Empty: no peers.',
     { check: peersName },
   ),
+  // README "Rollouts" gives the rule these feed and why the defaults are what they are.
+  rollout: section({
+    canary_fraction: field(
+      'float',
+      0,
+      'Share of each fleet cluster\'s connected gateways (at least one) that gets a config or tokens change first, for the bake time, before the rest; 0 turns rollouts off (every change reaches every gateway at once).',
+      { check: fraction },
+    ),
+    bake_time: field('duration', 60_000, 'How long the canaries run a change before it is promoted (a canary NACK or failure rate above the thresholds rolls it back at once).', {
+      check: bake,
+    }),
+    max_bake_time: field('duration', 600_000, 'How long the bake is extended while the canaries carried fewer than min-requests; then the change is promoted.', {
+      check: bake,
+    }),
+    max_failure_rate_increase: field(
+      'float',
+      0.05,
+      'Roll back when the canaries\' failure rate (no answer or 5xx) to a backend exceeds the baseline cohort\'s by more than this (0.05 = 5 percentage points).',
+      { check: fraction },
+    ),
+    min_requests: field('int', 100, 'Requests the canaries must carry to a backend before it is judged (and in all before a change is promoted).', { check: nonNegative }),
+  }),
   load_reporting_interval: field(
     'duration',
     5000,

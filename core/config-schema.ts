@@ -3,7 +3,7 @@
 
 import { formatDuration, parseBytes, parseDuration } from './units.js';
 
-export type FieldType = 'string' | 'bool' | 'int' | 'duration' | 'bytes';
+export type FieldType = 'string' | 'bool' | 'int' | 'float' | 'duration' | 'bytes';
 export type FieldValue = string | boolean | number;
 
 export interface Field {
@@ -108,6 +108,11 @@ export function coerce(f: Field, raw: unknown): { value: FieldValue } | { proble
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) return { problem: `expected an integer, got ${JSON.stringify(raw)}` };
+      return { value: n };
+    }
+    case 'float': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) return { problem: `expected a number such as 0.2, got ${JSON.stringify(raw)}` };
       return { value: n };
     }
     case 'duration': {

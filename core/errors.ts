@@ -41,6 +41,9 @@ export const ERRORS = {
   UPSTREAM_UNAVAILABLE: spec('GW_ERR_UPSTREAM_UNAVAILABLE', 503, 'no backend endpoint could take the request'),
   UPSTREAM_TOO_LARGE: spec('GW_ERR_UPSTREAM_TOO_LARGE', 413, 'the backend rejected the message size'),
 
+  // The control plane's API.
+  NO_ROLLOUT: spec('GW_ERR_NO_ROLLOUT', 409, 'promote or abort asked while no rollout is under way'),
+
   // Authentication (-auth.type=token).
   AUTH_MISSING: spec('GW_ERR_AUTH_MISSING', 401, 'no basic-auth credentials (username = tenant, password = token)'),
   AUTH_INVALID: spec('GW_ERR_AUTH_INVALID', 401, 'the token is unknown, wrong, or not for the tenant'),

@@ -20,7 +20,7 @@ import { DemoCluster } from './support/demo-cluster.js';
 import { startControlPlaneProcess, startGatewayProcess, upstreamOf, WatchedConfig, type ControlPlaneProcess } from './support/fleet.js';
 import { eventually, startGateway } from './support/gateway.js';
 import { HttpBackend } from './support/http-backend.js';
-import { findPrometheus, parseExposition, remoteWriteCounters, startPrometheus, type Exposition, type RunningPrometheus, testQueueConfig } from './support/prometheus.js';
+import { drainedRemoteWrite, findPrometheus, parseExposition, startPrometheus, testQueueConfig, type Exposition, type RunningPrometheus } from './support/prometheus.js';
 import { ScrapeTarget } from './support/scrape-target.js';
 
 const PROMETHEUS = findPrometheus();
@@ -277,21 +277,7 @@ it(
     const scrapes = target.scrapes;
     await prom.reload(prometheusYaml(gw.url, undefined));
     note(`scraping stopped after ${scrapes} scrapes`);
-    let counters = remoteWriteCounters(await prom.metrics());
-    let stableSince = Date.now();
-    // Quiet = nothing new taken in or attempted for 3 s (the end-of-run stale markers come within
-    // two scrape intervals) and nothing pending.
-    await eventually(
-      async () => {
-        const c = remoteWriteCounters(await prom.metrics());
-        if (c.in !== counters.in || c.sent !== counters.sent || c.retried !== counters.retried) stableSince = Date.now();
-        counters = c;
-        return c.pending === 0 && Date.now() - stableSince >= 3000;
-      },
-      'Prometheus to flush its remote-write queue',
-      20_000,
-      250,
-    );
+    const counters = await drainedRemoteWrite(prom);
     const received = cluster.received();
     const statuses = pushStatuses(await scrapeMetrics(gw.url));
     const summary = [

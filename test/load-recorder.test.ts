@@ -51,3 +51,20 @@ describe('LoadRecorder.absorb', () => {
     open2(false);
   });
 });
+
+describe('requests no endpoint took', () => {
+  it('are reported as the cluster\'s total_dropped_requests, also with no endpoint stats, and merged from workers', () => {
+    const r = new LoadRecorder();
+    const d = r.forCluster('distributor');
+    d.dropped();
+    d.dropped();
+    const [cs] = r.takeReport();
+    expect(cs!.cluster_name).toBe('distributor');
+    expect(Number(cs!.total_dropped_requests)).toBe(2);
+    expect(cs!.upstream_locality_stats[0]!.upstream_endpoint_stats).toEqual([]);
+    const lead = new LoadRecorder();
+    lead.absorb('worker-1', [cs!]);
+    expect(Number(lead.takeReport()[0]!.total_dropped_requests)).toBe(2);
+    expect(r.takeReport()).toEqual([]);
+  });
+});

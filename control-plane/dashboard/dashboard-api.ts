@@ -14,6 +14,7 @@ import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import { shortType } from '../../xds/resource.js';
 import { EventStream } from './event-stream.js';
 import type { FleetHistory } from './fleet-history.js';
+import type { RolloutStatus } from '../rollout/rollouts.js';
 
 // The fleet dashboard: GET /control-plane/ serves one page (web/dashboard, shipped in the package, and
 // uPlot from its npm package: no CDN, clusters are often offline); the page reads the fleet table from
@@ -29,6 +30,8 @@ export interface DashboardDeps {
   build(): BuildStatus;
   dns(): readonly DnsTargetStatus[];
   config(): ConfigStatus | undefined;
+  /** The rollout under way and the last ones (omitted: the page shows no rollout section). */
+  rollout?(): RolloutStatus;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -112,6 +115,14 @@ function configSignature(deps: DashboardDeps): string {
   return createHash('sha1').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }
 
+/** What tells the page to re-read the rollout: its ends, and every tick while one bakes (time left). */
+function rolloutTick(deps: DashboardDeps): { rollout: string; rolloutActive: boolean } {
+  const r = deps.rollout?.();
+  if (!r) return { rollout: '', rolloutActive: false };
+  const key = JSON.stringify([r.active?.id, r.active?.canaries, r.recent[0]?.id, r.recent[0]?.endedAt, r.rejected.map((x) => x.id), r.enabled]);
+  return { rollout: createHash('sha1').update(key).digest('base64url').slice(0, 12), rolloutActive: r.active !== null };
+}
+
 export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   const files = assets();
   const events = new EventStream({
@@ -123,6 +134,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       replica: deps.fleet.replica,
       peers: deps.fleet.peerStatus(),
       windowSeconds: deps.load.windowSeconds,
+      ...rolloutTick(deps),
     }),
   });
   deps.fleet.onChange(() => events.changed());

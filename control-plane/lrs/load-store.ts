@@ -40,6 +40,8 @@ interface NodeLoadState {
   recent: NodeReport[];
   /** The store's generation at this node's last report (what a peer replica asks "since"). */
   generation: number;
+  /** Per backend, everything the stream reported since it opened (a counter: rollouts diff it). */
+  readonly totals: Map<string, LoadCounts>;
 }
 
 interface EndpointState {
@@ -77,6 +79,8 @@ export interface NodeLoadView {
   readonly lastReportAt: string | null;
   readonly rps: number;
   readonly errorRps: number;
+  /** Per backend: requests and failures reported since the stream opened (counters, never reset). */
+  readonly totals: Readonly<Record<string, { readonly issued: number; readonly failed: number }>>;
 }
 
 export interface EndpointLoadView extends LoadCounts {
@@ -124,7 +128,7 @@ export class LoadStore {
   }
 
   nodeJoined(streamId: number, nodeId: string, cluster: string, userAgent: string): void {
-    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [], generation: ++this.generation });
+    this.nodes.set(streamId, { streamId, nodeId, cluster, userAgent, since: this.now(), reports: 0, lastReportAt: undefined, recent: [], generation: ++this.generation, totals: new Map() });
   }
 
   nodeLeft(streamId: number): void {
@@ -157,6 +161,7 @@ export class LoadStore {
       const c = this.cluster(cs.cluster_name);
       const counts = byCluster.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
       byCluster.set(cs.cluster_name, counts);
+      const before = { issued: counts.issued, failed: counts.failed };
       c.dropped += n(cs.total_dropped_requests);
       let inProgress = 0;
       // A gateway reports every endpoint it ejects, in each report: what it leaves out it does not eject.
@@ -185,6 +190,12 @@ export class LoadStore {
         }
       }
       c.inProgressByStream.set(streamId, inProgress);
+      const total = node.totals.get(cs.cluster_name) ?? { issued: 0, succeeded: 0, failed: 0 };
+      node.totals.set(cs.cluster_name, total);
+      // Dropped (no endpoint took them: none READY, every try refused) count as failed requests here.
+      const dropped = n(cs.total_dropped_requests);
+      total.issued += counts.issued - before.issued + dropped;
+      total.failed += counts.failed - before.failed + dropped;
       this.spread(c, at, intervalMs, counts);
     }
     node.reports++;
@@ -271,6 +282,7 @@ export class LoadStore {
       reports: s.reports,
       lastReportAt: s.lastReportAt === undefined ? null : new Date(s.lastReportAt).toISOString(),
       ...rates(this.recent(s.recent)),
+      totals: Object.fromEntries([...s.totals].map(([name, t]) => [name, { issued: t.issued, failed: t.failed }])),
     };
   }
 

@@ -139,6 +139,7 @@ export class DeltaStream {
         // A first wildcard request is answered even when there is nothing to send, so the
         // client learns the set is complete and can finish initialising.
         answerEvenIfUnchanged: !st.sentAny && wildcard,
+        nodeId: this.deps.record.nodeId,
       },
       (answer) => {
         answered = true;

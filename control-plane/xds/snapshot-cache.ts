@@ -12,7 +12,9 @@ import {
 } from './watch-answers.js';
 import { SnapshotMetrics } from './xds-metrics.js';
 
-// One snapshot for the whole fleet, and the watches the ADS streams open on it.
+// One snapshot for the whole fleet (and, during a rollout, a candidate for the canary node ids), and
+// the watches the ADS streams open on it. The cache decides what a node gets (go-control-plane's
+// node-keyed cache): the streams only say who they are.
 // Watches are one-shot (go-control-plane simple.go): answered once, then gone; a stream opens
 // a new one when the client's next request for that type arrives. All of this runs on the
 // one Node thread, so "set snapshot, then answer watches" needs no lock.
@@ -48,12 +50,19 @@ export interface SnapshotCacheOptions {
   readonly now?: () => number;
 }
 
+/** During a rollout: the candidate snapshot and the node ids (canaries) it is served to. */
+export interface CanarySnapshot {
+  readonly snapshot: Snapshot;
+  readonly nodeIds: ReadonlySet<string>;
+}
+
 type Watch =
   | { readonly kind: 'sotw'; readonly req: SotwWatchRequest; readonly respond: (a: SotwAnswer) => void }
   | { readonly kind: 'delta'; readonly req: DeltaWatchRequest; readonly respond: (a: DeltaAnswer) => void };
 
 export class SnapshotCache {
   private current: Snapshot | undefined;
+  private canary: CanarySnapshot | undefined;
   private readonly watches = new Map<TypeUrl, Set<Watch>>(TYPE_ORDER.map((t) => [t, new Set<Watch>()]));
   private readonly logger: Logger;
   private readonly metrics: SnapshotMetrics | undefined;
@@ -68,18 +77,32 @@ export class SnapshotCache {
     this.now = opts.now ?? Date.now;
   }
 
+  /** The snapshot served to every node that is not a canary of a rollout. */
   getSnapshot(): Snapshot | undefined {
     return this.current;
+  }
+
+  /** The candidate and its canaries while a rollout is under way. */
+  getCanary(): CanarySnapshot | undefined {
+    return this.canary;
+  }
+
+  /** What a node is served: the candidate for a canary, else the current snapshot. */
+  snapshotFor(nodeId: string | undefined): Snapshot | undefined {
+    const c = this.canary;
+    return c && nodeId !== undefined && c.nodeIds.has(nodeId) ? c.snapshot : this.current;
   }
 
   /**
    * Publishes `snapshot` and answers every open watch whose answer changed, type by type in
    * ADS push order (CDS, EDS, LDS, RDS: xds_protocol.rst "Eventual consistency
    * considerations"), so each stream receives its updates in that order.
+   * `canary`: the candidate of a rollout and the node ids it goes to (the others get `snapshot`);
+   * omitted, every node gets `snapshot`.
    * @throws SnapshotInconsistentError, keeping the previous snapshot, when it is inconsistent.
    */
-  setSnapshot(snapshot: Snapshot): void {
-    const problems = snapshot.consistent();
+  setSnapshot(snapshot: Snapshot, canary?: CanarySnapshot): void {
+    const problems = [...snapshot.consistent(), ...(canary ? canary.snapshot.consistent().map((p) => `candidate: ${p}`) : [])];
     if (problems.length > 0) {
       const err = new SnapshotInconsistentError(problems);
       this.failures++;
@@ -90,6 +113,7 @@ export class SnapshotCache {
     }
     const previous = this.current;
     this.current = snapshot;
+    this.canary = canary;
     this.publishedAt = this.now();
     this.metrics?.published(snapshot);
     const versions = snapshot.versions();
@@ -100,7 +124,8 @@ export class SnapshotCache {
       const set = this.watches.get(typeUrl);
       if (!set) continue;
       for (const w of [...set]) {
-        if (set.has(w)) this.tryAnswer(set, w, snapshot);
+        const chosen = this.snapshotFor(w.req.nodeId);
+        if (set.has(w) && chosen) this.tryAnswer(set, w, chosen);
       }
     }
   }
@@ -138,7 +163,8 @@ export class SnapshotCache {
     const set = this.watches.get(w.req.typeUrl);
     if (!set) throw new Error(`xds cache: no watches for type URL ${w.req.typeUrl}`);
     set.add(w);
-    if (this.current) this.tryAnswer(set, w, this.current);
+    const chosen = this.snapshotFor(w.req.nodeId);
+    if (chosen) this.tryAnswer(set, w, chosen);
     return () => {
       set.delete(w);
     };

@@ -118,6 +118,7 @@ export class SotwStream {
         // LDS/CDS responses are the full state, so the first one is due even if empty: the
         // client learns that nothing exists and can finish initialising.
         answerEvenIfUnchanged: !st.sentAny && WILDCARD_TYPES.has(typeUrl),
+        nodeId: this.deps.record.nodeId,
       },
       (answer) => {
         answered = true;

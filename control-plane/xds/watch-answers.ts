@@ -18,6 +18,8 @@ export interface SotwWatchRequest {
   readonly sent: ReadonlyMap<string, string>;
   /** Answer even when unchanged: nothing of this full-state type has been sent yet. */
   readonly answerEvenIfUnchanged: boolean;
+  /** The stream's node id: during a rollout the cache answers canaries from the candidate. */
+  readonly nodeId?: string;
 }
 
 export interface SotwAnswer {
@@ -59,6 +61,8 @@ export interface DeltaWatchRequest {
   readonly resourceNames: ReadonlySet<string>;
   readonly known: ReadonlyMap<string, KnownVersion>;
   readonly answerEvenIfUnchanged: boolean;
+  /** The stream's node id: during a rollout the cache answers canaries from the candidate. */
+  readonly nodeId?: string;
 }
 
 export interface DeltaAnswer {

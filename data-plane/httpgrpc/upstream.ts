@@ -330,6 +330,7 @@ export class HttpGrpcUpstream {
       this.logger.debug({ endpoint: conn.address, attempt, detail: outcome.detail }, 'httpgrpc call never reached the backend; retrying');
     }
     this.metrics.noEndpoint.inc({ backend: this.backend });
+    this.load?.dropped();
     const failure =
       tried.size === 0
         ? `${this.describe()}: no READY endpoint (${this.balancer.readyCount}/${this.members.size} ready)`

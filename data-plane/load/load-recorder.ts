@@ -17,6 +17,12 @@ export interface EndpointLoad {
   ejected?(endpoint: string, ejected: boolean): void;
   /** Endpoint → zone (its ClusterLoadAssignment locality): reports then carry one locality per zone. */
   setZones?(zones: ReadonlyMap<string, string>): void;
+  /**
+   * A request no endpoint took (none READY, or every try refused): reported as the cluster's
+   * total_dropped_requests (load_report.proto: requests dropped before reaching an endpoint), so a
+   * backend that resolves to nothing still shows its failures (a canary rollout judges by them).
+   */
+  dropped(): void;
 }
 
 interface Counts {
@@ -32,6 +38,7 @@ const SELF = '';
 
 export class LoadRecorder {
   private readonly clusters = new Map<string, Map<string, Counts>>();
+  private readonly droppedBy = new Map<string, number>();
   /** Per other process (absorb): its in-progress count per cluster and endpoint, last told. */
   private readonly remoteInProgress = new Map<string, Map<string, { c: Counts; n: number }>>();
   private lastReportAt: number;
@@ -66,6 +73,7 @@ export class LoadRecorder {
         if (zones.size > 0) this.zones.set(cluster, new Map(zones));
         else this.zones.delete(cluster);
       },
+      dropped: () => this.drop(cluster, 1),
     };
   }
 
@@ -112,7 +120,9 @@ export class LoadRecorder {
         c.issued = c.succeeded = c.failed = 0;
       }
       const groups = [...byZone].filter(([, g]) => g.stats.length > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      if (groups.length === 0) {
+      const dropped = this.droppedBy.get(cluster) ?? 0;
+      this.droppedBy.delete(cluster);
+      if (groups.length === 0 && dropped === 0) {
         this.clusters.delete(cluster);
         continue;
       }
@@ -127,7 +137,7 @@ export class LoadRecorder {
           total_requests_in_progress: total.inProgress,
           upstream_endpoint_stats: stats,
         })),
-        total_dropped_requests: 0,
+        total_dropped_requests: dropped,
         load_report_interval: interval,
       });
     }
@@ -144,6 +154,8 @@ export class LoadRecorder {
     const now = new Map<string, { c: Counts; n: number }>();
     const ejectedNow = new Set<Counts>();
     for (const cs of stats) {
+      const dropped = Number(cs.total_dropped_requests);
+      if (dropped > 0) this.drop(cs.cluster_name, dropped);
       for (const loc of cs.upstream_locality_stats) {
         for (const e of loc.upstream_endpoint_stats) {
           const sa = e.address?.socket_address;
@@ -182,6 +194,12 @@ export class LoadRecorder {
   /** `source` is gone (a worker died): what it had in progress is no longer. */
   forget(source: string): void {
     this.absorb(source, []);
+  }
+
+  /** Counts `n` requests of `cluster` that no endpoint took. */
+  private drop(cluster: string, n: number): void {
+    if (!this.clusters.has(cluster)) this.clusters.set(cluster, new Map());
+    this.droppedBy.set(cluster, (this.droppedBy.get(cluster) ?? 0) + n);
   }
 
   private counts(cluster: string, endpoint: string): Counts {

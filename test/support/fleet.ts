@@ -5,6 +5,7 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startCli, type Child } from './cli.js';
 
@@ -88,4 +89,13 @@ export async function appliedConfig(gatewayUrl: string): Promise<AppliedConfig> 
 
 export async function upstreamOf(gatewayUrl: string, backend: string): Promise<AppliedUpstream | undefined> {
   return (await appliedConfig(gatewayUrl)).applied?.upstreams.find((u) => u.backend === backend);
+}
+
+/** A port on `host` that refuses connections (bound a moment ago, then closed): a backend that is down. */
+export async function refusedPort(host = '127.0.0.9'): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

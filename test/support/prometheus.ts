@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { request } from 'undici';
+import { eventually } from './poll.js';
 
 /** The prometheus binary: $PROMETHEUS_BIN, else `prometheus` on $PATH; undefined when there is none. */
 export function findPrometheus(): string | undefined {
@@ -237,4 +238,26 @@ export function testQueueConfig(shards: number): string[] {
     '      min_backoff: 50ms',
     '      max_backoff: 1s',
   ];
+}
+
+/**
+ * Waits for Prometheus to flush its remote-write queue (after scraping stopped): quiet, that is
+ * nothing new taken in or attempted for 3 s (the end-of-run stale markers come within two scrape
+ * intervals), and nothing pending. Returns the counters then.
+ */
+export async function drainedRemoteWrite(prom: RunningPrometheus, timeoutMs = 20_000): Promise<RemoteWriteCounters> {
+  let counters = remoteWriteCounters(await prom.metrics());
+  let stableSince = Date.now();
+  await eventually(
+    async () => {
+      const c = remoteWriteCounters(await prom.metrics());
+      if (c.in !== counters.in || c.sent !== counters.sent || c.retried !== counters.retried) stableSince = Date.now();
+      counters = c;
+      return c.pending === 0 && Date.now() - stableSince >= 3000;
+    },
+    'Prometheus to flush its remote-write queue',
+    timeoutMs,
+    250,
+  );
+  return counters;
 }

@@ -10,7 +10,9 @@
   /** "Sent and not ACKed" turns into STALE after this long (istioctl proxy-status wording). */
   const STALE_MS = 5000;
   const view = { state: '', cluster: '', prefix: '', sort: 'node', order: 'asc', offset: 0 };
-  const seen = { nodes: -1, load: -1, config: '' };
+  const seen = { nodes: -1, load: -1, config: '', rollout: '' };
+  /** Node ids of the rollout's canaries (they run the candidate; the others the current config). */
+  let canaries = new Set();
   /** The page shows a type "sent" that turns "stale" with time alone: re-read it on the next tick. */
   let showsPending = false;
   const charts = new Map();
@@ -95,8 +97,9 @@
       const load = n.load;
       const errShare = load && load.rps > 0 ? load.errorRps / load.rps : 0;
       const since = n.state === 'connected' ? ago(n.connectedAt) : n.state === 'unknown' ? 'unknown' : `left ${ago(n.disconnectedAt)}`;
-      return `<tr data-node="${esc(n.nodeId)}" data-node-state="${esc(n.state)}" data-replica="${esc(n.replica)}" class="${n.state === 'connected' ? '' : 'gone'}">` +
-        `<td>${esc(n.nodeId)}</td><td>${esc(n.cluster)}</td><td>${esc(n.locality)}</td><td>${esc(n.userAgent)}</td><td>${esc(n.protocol)}</td>` +
+      const canary = canaries.has(n.nodeId);
+      return `<tr data-node="${esc(n.nodeId)}" data-node-state="${esc(n.state)}" data-replica="${esc(n.replica)}" data-config="${canary ? 'candidate' : 'current'}" class="${n.state === 'connected' ? '' : 'gone'}">` +
+        `<td>${esc(n.nodeId)}${canary ? ' <span class="badge canary" title="runs the candidate config of the rollout">canary</span>' : ''}</td><td>${esc(n.cluster)}</td><td>${esc(n.locality)}</td><td>${esc(n.userAgent)}</td><td>${esc(n.protocol)}</td>` +
         `<td class="replica">${esc(n.replica)}</td><td title="${esc(n.connectedAt)}">${since}</td>` +
         TYPES.map(([type]) => typeCell(n, type)).join('') +
         `<td class="num" data-rps="${load ? load.rps : ''}">${load ? rate(load.rps) : '–'}</td>` +
@@ -205,6 +208,41 @@
     if (c) timed('config', () => renderConfig(c));
   });
 
+  // ---- rollout: stage, canaries, figures against the thresholds, decision and why ---------------
+  function renderRollout(r) {
+    const box = $('#rollout');
+    box.hidden = !r.enabled && r.recent.length === 0;
+    canaries = new Set(r.active ? r.active.canaries : []);
+    const a = r.active;
+    const d = a && a.decision;
+    const t = r.thresholds;
+    let now;
+    if (a) {
+      const left = d && d.action === 'wait' ? ` · ${Math.ceil(d.leftMs / 1000)}s left${d.extended ? ' (bake extended: too little traffic to decide)' : ''}` : '';
+      now = `<p data-stage="baking"><b>baking</b> <code>${esc(a.id)}</code> since ${esc(ago(a.startedAt))} on ${a.canaries.length} canar${a.canaries.length === 1 ? 'y' : 'ies'} ` +
+        `(${a.canaries.map(esc).join(', ')}); ${a.baseline.length} gateways keep the current config${left}.</p>` +
+        `<p class="rule">roll back when a backend fails on the canaries more than ${pct(t.maxFailureRateIncrease)} above the baseline, once they carried ${t.minRequests} requests to it; promote after ${Math.round(t.bakeMs / 1000)}s.</p>` +
+        (d ? `<p data-decision="${esc(d.action)}">${esc(d.reason)}</p>` : '');
+    } else {
+      now = `<p data-stage="idle">${r.enabled ? `no rollout under way (canary fraction ${r.canaryFraction}, bake ${Math.round(t.bakeMs / 1000)}s)` : 'rollouts are off (-control-plane.rollout.canary-fraction=0)'}</p>`;
+    }
+    for (const x of r.rejected) now += `<p class="err" data-rejected="${esc(x.id)}">rejected <code>${esc(x.id)}</code> (${esc(ago(x.at))}): ${esc(x.reason)}. The previous config is served until the file changes again.</p>`;
+    $('#rollout-now').innerHTML = now;
+    const rows = d ? d.backends : [];
+    $('#rollout-figures').hidden = rows.length === 0;
+    $('#rollout-figures tbody').innerHTML = rows.map((v) => `<tr data-backend="${esc(v.backend)}"><td>${esc(v.backend)}</td><td class="num">${v.canary.issued}</td>` +
+      `<td class="num ${v.bad ? 'err' : ''}">${v.canary.failed} (${pct(v.canary.failureRate)})</td><td class="num">${v.baseline.issued}</td><td class="num">${v.baseline.failed} (${pct(v.baseline.failureRate)})</td>` +
+      `<td>${v.bad ? '<b class="err">above the threshold</b>' : v.judged ? 'within' : 'too few requests yet'}</td></tr>`).join('');
+    $('#rollout-recent').innerHTML = r.recent.map((x) => `<li data-outcome="${esc(x.outcome)}"><time title="${esc(x.endedAt)}">${esc(x.endedAt.slice(11, 19))}</time> <code>${esc(x.id)}</code> <b>${esc(x.outcome)}</b>: ${esc(x.reason)}</li>`).join('');
+  }
+  const loadRollout = single(async () => {
+    const r = await getJson(`${API}/rollout`);
+    if (!r) return;
+    const before = [...canaries].join();
+    timed('rollout', () => renderRollout(r));
+    if ([...canaries].join() !== before) { lastText.delete('nodes'); loadNodes(); }
+  });
+
   // ---- controls and live updates ---------------------------------------------------------------
   const form = $('#filters');
   form.addEventListener('input', () => {
@@ -252,6 +290,8 @@
     if (tick.nodes !== seen.nodes || tick.load !== seen.load || showsPending) loadNodes();
     if (tick.load !== seen.load || tick.config !== seen.config) loadBackends();
     if (tick.config !== seen.config) loadConfig();
+    if (tick.rollout !== seen.rollout || tick.rolloutActive) loadRollout();
+    seen.rollout = tick.rollout;
     seen.nodes = tick.nodes;
     seen.load = tick.load;
     seen.config = tick.config;

@@ -148,4 +148,12 @@ export const alertRules: readonly AlertRule[] = [
     'The control plane cannot load its tokens file.',
     '{{ $labels.instance }}: the last load of the tokens file failed; the previous token set is still enforced, so new and revoked tokens are not.',
   ),
+  alert(
+    'MetricsGatewayRolloutRolledBack',
+    'warning',
+    '1m',
+    `max by (${c.instance}) (control_plane_rollout_rejected) > 0`,
+    'A config or tokens change was rolled back by its canary rollout.',
+    '{{ $labels.instance }}: the config or tokens file holds a change the canaries rejected (NACK or more failures than the rest of the fleet); the previous content is still served to every gateway.',
+  ),
 ];
