@@ -35,6 +35,9 @@ import { GatewayError } from '../core/errors.js';
 import { shortType, TYPE_ORDER } from '../xds/resource.js';
 import type { XdsServerTls } from './xds-tls.js';
 
+/** How long the control plane gathers stream changes before it recounts the gateways per zone. */
+const ZONE_COUNT_DEBOUNCE_MS = 1000;
+
 /** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
 export const GATEWAY_LISTENER = 'metrics-gateway';
 
@@ -100,6 +103,7 @@ export class ControlPlaneModule {
   private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
   /** Ids of the token set in force (never hashes), for the status API. */
   private tokenIds: string[] = [];
+  private zoneTimer: NodeJS.Timeout | undefined;
   /** Bound xDS address, known once started. */
   address = '';
 
@@ -113,6 +117,7 @@ export class ControlPlaneModule {
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.fleet = new FleetView({ nodes: this.ads.nodes, load: this.load, history: this.history, logger, peers: this.peers() });
     addCsds(this.grpcServer, () => this.fleet.nodes());
+    this.fleet.onChange(() => this.countZonesSoon());
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
       cache: this.cache,
@@ -125,6 +130,19 @@ export class ControlPlaneModule {
         this.history.published(backends, answers, Object.fromEntries(Object.entries(versions).map(([t, v]) => [shortType(t), v])));
       },
     });
+  }
+
+  /**
+   * The fleet's gateways per zone into the snapshot, at most once a second (ZONE_COUNT_DEBOUNCE_MS):
+   * a rolling restart of many gateways gives a few CLA versions, not one per stream.
+   */
+  private countZonesSoon(): void {
+    if (this.zoneTimer !== undefined) return;
+    this.zoneTimer = setTimeout(() => {
+      this.zoneTimer = undefined;
+      this.controlPlane.setGatewayZones(this.fleet.gatewayZones());
+    }, ZONE_COUNT_DEBOUNCE_MS);
+    this.zoneTimer.unref();
   }
 
   /** -control-plane.peers, resolved by the same DNS watcher as the distributors. */
@@ -238,6 +256,7 @@ export class ControlPlaneModule {
           this.configWatcher?.stop();
           this.tokensWatcher?.stop();
           this.fleet.stop();
+          clearTimeout(this.zoneTimer);
           this.controlPlane.stop();
           this.dns.close();
         },

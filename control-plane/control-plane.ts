@@ -11,6 +11,7 @@ import type { EndpointSource } from './dns/dns-watcher.js';
 import { buildSnapshot, SnapshotBuildError, type ResourceTransform } from './snapshot-builder.js';
 import type { ListenerSpec } from './translate.js';
 import { SnapshotInconsistentError, type SnapshotCache } from './xds/snapshot-cache.js';
+import type { ZoneGatewayCounts } from '../xds/zone-metadata.js';
 
 export interface ConfigFacts {
   readonly backends: readonly Backend[];
@@ -46,6 +47,7 @@ export interface BuildStatus {
 export class ControlPlane {
   private facts: ConfigFacts | undefined;
   private tokens: readonly TokenEntry[] = [];
+  private gatewayZones: ZoneGatewayCounts | undefined;
   private readonly watches = new Map<string, () => void>();
   private readonly answers = new Map<string, readonly Endpoint[]>();
   private readonly firstSeen = new Map<string, number>();
@@ -115,6 +117,17 @@ export class ControlPlane {
     this.publish();
   }
 
+  /**
+   * The fleet's gateways per zone (Envoy's local cluster), carried in zoned backends' CLAs. A new
+   * snapshot only when a count changed, so versions stay a function of config, DNS and the counts.
+   */
+  setGatewayZones(counts: ZoneGatewayCounts): void {
+    const same = (a: ZoneGatewayCounts | undefined, b: ZoneGatewayCounts): boolean => a !== undefined && a.size === b.size && [...b].every(([z, n]) => a.get(z) === n);
+    if (same(this.gatewayZones, counts)) return;
+    this.gatewayZones = counts;
+    if (this.facts?.backends.some((b) => (b.zones?.length ?? 0) > 0)) this.publish();
+  }
+
   status(): BuildStatus {
     return {
       lastSuccessAt: this.lastSuccessAt === undefined ? null : new Date(this.lastSuccessAt).toISOString(),
@@ -155,7 +168,7 @@ export class ControlPlane {
     const started = performance.now();
     try {
       const auth = facts.auth ? { ...facts.auth, tokens: this.tokens } : undefined;
-      const snapshot = buildSnapshot({ backends: facts.backends, routes: facts.routes, auth, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
+      const snapshot = buildSnapshot({ backends: facts.backends, routes: facts.routes, auth, endpoints: this.answers, listener: this.opts.listener, ...(this.gatewayZones ? { gatewayZones: this.gatewayZones } : {}) }, this.opts.transform);
       this.opts.cache.setSnapshot(snapshot);
       this.lastSuccessAt = Date.now();
       this.lastError = null;

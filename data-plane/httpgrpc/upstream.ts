@@ -143,7 +143,7 @@ export class HttpGrpcUpstream {
    * Replace the endpoint set. Endpoints that stay keep their connection; removed ones stop getting
    * new requests at once and close after their last in-flight call.
    */
-  setEndpoints(endpoints: readonly Endpoint[]): void {
+  setEndpoints(endpoints: readonly Endpoint[], zoneGateways?: ReadonlyMap<string, number>): void {
     if (this.closed) return;
     const next = new Map<string, EndpointConnection>();
     for (const ep of endpoints) {
@@ -161,7 +161,7 @@ export class HttpGrpcUpstream {
     this.members = next;
     const zones = new Map<string, string>();
     for (const ep of endpoints) if (ep.zone) zones.set(formatHostPort(ep.address, ep.port), ep.zone);
-    if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone);
+    if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone, zoneGateways);
     this.load?.setZones?.(zones);
     this.rebuildPicker();
   }
