@@ -87,6 +87,16 @@ describe('zone-aware balancing against real httpgrpc servers', () => {
       return out;
     };
     expect(await byZone(60)).toEqual({ a: 60, b: 0, c: 0 });
+    // The gateway's cross-zone byte counter: nothing crossed yet.
+    const zoneBytes = async (): Promise<Record<string, number>> => {
+      const m = await proxy!.registry.getSingleMetric('metrics_gateway_httpgrpc_zone_bytes_total')!.get();
+      const out: Record<string, number> = {};
+      for (const v of m.values) if (v.labels['direction'] === 'sent') out[`${v.labels['from_zone']}>${v.labels['to_zone']}:${v.labels['cross_zone']}`] = v.value;
+      return out;
+    };
+    const local = await zoneBytes();
+    expect(Object.keys(local)).toEqual(['a>a:false']);
+    expect(local['a>a:false']).toBeGreaterThan(0);
 
     // Zone a's distributors die: the very next requests go to b and c, none fails.
     for (const s of servers.slice(0, 2)) s.kill();
@@ -94,6 +104,9 @@ describe('zone-aware balancing against real httpgrpc servers', () => {
     expect(after.b + after.c).toBe(60);
     expect(after.b).toBeGreaterThan(10);
     expect(after.c).toBeGreaterThan(10);
+    const crossed = await zoneBytes();
+    expect(crossed['a>b:true']).toBeGreaterThan(0);
+    expect(crossed['a>c:true']).toBeGreaterThan(0);
 
     // They come back on the same addresses: traffic returns to zone a.
     servers[0] = await HttpGrpcServer.start({ host: zones.a[0]!, port: first.port });
