@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpGrpcServer } from '../examples/local/httpgrpc-server.js';
 import { TYPE_URL } from '../xds/resource.js';
 import { startDistributors, type Distributors } from './support/distributors.js';
-import { snapshotOf, until } from './support/control-plane.js';
+import { getJson, snapshotOf, until } from './support/control-plane.js';
 import { handleCall } from './support/grpc-xds-client.js';
 import { startXdsPair, type XdsPair } from './support/xds-pair.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
@@ -32,7 +32,7 @@ describe('zones through the control plane', () => {
     cluster.dns.setRecords('zone-a.test', ZONES['zone-a'].map((address) => ({ type: 'A' as const, address, ttl: 1 })));
     const url = (z: Zone): string => `dns://${cluster.dns.authority}/${z}.test:${cluster.port}`;
     const yaml = `gateway:\n  proxy:\n    distributor:\n      zones:\n${(Object.keys(ZONES) as Zone[]).map((z) => `        ${z}: ${url(z)}\n`).join('')}`;
-    pair = await startXdsPair({ yaml, name: 'zone', gatewayArgs: ['-gateway.xds.locality-zone=zone-b'] });
+    pair = await startXdsPair({ yaml, name: 'zone', gatewayArgs: ['-gateway.xds.locality-zone=zone-b'], cpArgs: ['-control-plane.load-reporting-interval=1s'] });
     // One gateway in each zone: the fleet is even, so each keeps its pushes local.
     for (const z of ['zone-a', 'zone-c']) {
       others.push(await startGateway(['-target=gateway', `-gateway.xds.server-address=${pair.cp.xdsAddress}`, `-gateway.xds.node-id=zone-gw-${z}`, `-gateway.xds.locality-zone=${z}`]));
@@ -84,6 +84,16 @@ describe('zones through the control plane', () => {
   it('keeps the gateway in zone-b, then moves at once to a and c when zone-b is gone, with no failed push', async () => {
     await until(async () => (await zoneCounts(6))['zone-b'] === 6, 10_000, 'the gateway to apply the zoned endpoints');
     expect(await zoneCounts(60)).toEqual({ 'zone-a': 0, 'zone-b': 60, 'zone-c': 0 });
+    // The zone → zone matrix of the fleet's load reports: zone-b to zone-b only, cross-zone share 0
+    // (the zoneless gRPC client's calls to every zone are shown under "" and not in the share).
+    type Matrix = { cells: { fromZone: string; toZone: string; rps: number }[]; crossZoneShare: number | null };
+    let zones: Matrix | undefined;
+    await until(async () => {
+      zones = (await getJson<{ zones: Matrix }>(`${pair.cp.url}/control-plane/api/v1/load`)).zones;
+      return zones.cells.some((c) => c.fromZone === 'zone-b' && c.toZone === 'zone-b' && c.rps > 0);
+    }, 10_000, 'the load reports to show zone-b → zone-b');
+    expect(zones!.cells.filter((c) => c.fromZone !== '').map((c) => [c.fromZone, c.toZone])).toEqual([['zone-b', 'zone-b']]);
+    expect(zones!.crossZoneShare).toBe(0);
     // The zone-a and zone-c gateways leave: zone-b's gateway is the whole zoned fleet with a third of
     // the endpoints, so Envoy's arithmetic keeps 1/3 local and spreads the rest over a and c.
     for (const g of others) await g.stop();

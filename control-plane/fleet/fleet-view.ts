@@ -11,6 +11,7 @@ import type { FleetNode } from '../xds/node-view.js';
 import type { SnapshotStatus } from '../xds/snapshot-cache.js';
 import { mergeClusterViews } from './load-merge.js';
 import type { ZoneGatewayCounts } from '../../xds/zone-metadata.js';
+import { zoneMatrix, type ZoneMatrix } from './zone-matrix.js';
 import { PeerClient, type PeerStatus, type PeerTls } from './peer-client.js';
 import type { PeerAsk, PeerState } from './peer-state.js';
 
@@ -109,6 +110,13 @@ export class FleetView {
     const perZone = new Map<string, number>();
     for (const z of zoneOf.values()) if (z !== '') perZone.set(z, (perZone.get(z) ?? 0) + 1);
     return new Map([...perZone].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** Requests/s from gateways in each zone to endpoints in each zone, over every replica's load reports. */
+  zoneMatrix(): ZoneMatrix {
+    const zoneOf = new Map<string, string>();
+    for (const n of this.nodes()) zoneOf.set(n.nodeId, n.view().zone ?? '');
+    return zoneMatrix(this.loadNodes(), zoneOf);
   }
 
   /** Summary and one page over the merged fleet, with the peers named. */
