@@ -114,4 +114,21 @@ describe('zone-aware balancing against real httpgrpc servers', () => {
     await waitFor(() => readyCount(proxy!.upstream) === 6, 'zone a READY again', 15_000);
     expect(await byZone(30)).toEqual({ a: 30, b: 0, c: 0 });
   });
+
+  it('a gateway without a zone balances over every zone', async () => {
+    const first = await HttpGrpcServer.start({ host: '127.0.0.2' });
+    servers = [first];
+    for (const h of ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']) servers.push(await HttpGrpcServer.start({ host: h, port: first.port }));
+    const zoneOf = (i: number): string => ['a', 'b', 'c'][Math.floor(i / 2)]!;
+    proxy = await startProxy(servers.map((s, i) => ({ ...s.endpoint, zone: zoneOf(i) })));
+    await waitFor(() => readyCount(proxy!.upstream) === 6, '6 READY endpoints');
+    client = new Client(proxy.url, { pipelining: 1 });
+    for (let i = 0; i < 60; i++) {
+      const res = await client.request({ path: '/api/v1/push', method: 'POST', body: 'x' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+    }
+    // Round robin over all six: 10 each.
+    expect(servers.map((s) => s.requestCount)).toEqual([10, 10, 10, 10, 10, 10]);
+  });
 });
