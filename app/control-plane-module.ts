@@ -86,6 +86,12 @@ export interface ControlPlaneModuleOptions {
   readonly transform?: ResourceTransform;
   /** The HTTP port's TLS (-server.http-tls-*): peers are then asked over HTTPS. */
   readonly httpTls?: HttpServerTls;
+  /**
+   * Count the fleet's gateways per zone into the zoned CLAs. Only a shared control plane
+   * (-target=control-plane) sees the fleet; one inside a gateway (embedded, -target=all) sees only
+   * its own gateway, and its gateway then assumes an even spread instead.
+   */
+  readonly countGatewayZones?: boolean;
 }
 
 export class ControlPlaneModule {
@@ -117,7 +123,7 @@ export class ControlPlaneModule {
     this.dns = new DnsWatcher({ lookupPeriodMs: opts.lookupPeriodMs, logger, registry: opts.registry });
     this.fleet = new FleetView({ nodes: this.ads.nodes, load: this.load, history: this.history, logger, peers: this.peers() });
     addCsds(this.grpcServer, () => this.fleet.nodes());
-    this.fleet.onChange(() => this.countZonesSoon());
+    if (opts.countGatewayZones) this.fleet.onChange(() => this.countZonesSoon());
     this.controlPlane = new ControlPlane({
       listener: this.listener(),
       cache: this.cache,
