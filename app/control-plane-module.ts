@@ -37,6 +37,9 @@ import { shortType, TYPE_ORDER } from '../xds/resource.js';
 import type { XdsServerTls } from './xds-tls.js';
 import { Rollouts } from '../control-plane/rollout/rollouts.js';
 
+/** How long the control plane gathers stream changes before it recounts the gateways per zone. */
+const ZONE_COUNT_DEBOUNCE_MS = 1000;
+
 /** Name of the gateway's Listener and RouteConfiguration in every snapshot. */
 export const GATEWAY_LISTENER = 'metrics-gateway';
 
@@ -85,6 +88,12 @@ export interface ControlPlaneModuleOptions {
   readonly transform?: ResourceTransform;
   /** The HTTP port's TLS (-server.http-tls-*): peers are then asked over HTTPS. */
   readonly httpTls?: HttpServerTls;
+  /**
+   * Count the fleet's gateways per zone into the zoned CLAs. Only a shared control plane
+   * (-target=control-plane) sees the fleet; one inside a gateway (embedded, -target=all) sees only
+   * its own gateway, and its gateway then assumes an even spread instead.
+   */
+  readonly countGatewayZones?: boolean;
 }
 
 export class ControlPlaneModule {
@@ -104,6 +113,7 @@ export class ControlPlaneModule {
   private tokensWatcher: ConfigWatcher<TokenEntry[]> | undefined;
   /** Ids of the token set in force (never hashes), for the status API. */
   private tokenIds: string[] = [];
+  private zoneTimer: NodeJS.Timeout | undefined;
   /** Bound xDS address, known once started. */
   address = '';
 
@@ -135,6 +145,7 @@ export class ControlPlaneModule {
       registry: opts.registry,
       settleMs: opts.loadReportingIntervalMs,
     });
+    if (opts.countGatewayZones) this.fleet.onChange(() => this.countZonesSoon());
     this.controlPlane = new ControlPlane({
       rollouts: this.rollouts,
       listener: this.listener(),
@@ -148,6 +159,19 @@ export class ControlPlaneModule {
         this.history.published(backends, answers, Object.fromEntries(Object.entries(versions).map(([t, v]) => [shortType(t), v])));
       },
     });
+  }
+
+  /**
+   * The fleet's gateways per zone into the snapshot, at most once a second (ZONE_COUNT_DEBOUNCE_MS):
+   * a rolling restart of many gateways gives a few CLA versions, not one per stream.
+   */
+  private countZonesSoon(): void {
+    if (this.zoneTimer !== undefined) return;
+    this.zoneTimer = setTimeout(() => {
+      this.zoneTimer = undefined;
+      this.controlPlane.setGatewayZones(this.fleet.gatewayZones());
+    }, ZONE_COUNT_DEBOUNCE_MS);
+    this.zoneTimer.unref();
   }
 
   /** -control-plane.peers, resolved by the same DNS watcher as the distributors. */
@@ -266,6 +290,7 @@ export class ControlPlaneModule {
           this.tokensWatcher?.stop();
           this.fleet.stop();
           this.rollouts.stop();
+          clearTimeout(this.zoneTimer);
           this.controlPlane.stop();
           this.dns.close();
         },

@@ -91,6 +91,7 @@ export function buildModules(cfg: LoadedConfig, logger: Logger, opts: ModuleOpti
       tls: serverTls,
       httpTls,
       transform: opts.transform,
+      countGatewayZones: target === 'control-plane',
     });
     services.push(...cp.services());
   }

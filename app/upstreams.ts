@@ -35,8 +35,8 @@ export class HttpGrpcBackend implements Upstream {
     });
   }
 
-  setEndpoints(endpoints: readonly Endpoint[]): void {
-    this.inner.setEndpoints(endpoints);
+  setEndpoints(endpoints: readonly Endpoint[], zoneGateways?: ReadonlyMap<string, number>): void {
+    this.inner.setEndpoints(endpoints, zoneGateways);
   }
 
   setBalancing(policy: BalancingPolicy): void {
@@ -85,8 +85,8 @@ export function createUpstreamFactory(deps: UpstreamFactoryDeps): UpstreamFactor
             load: deps.load?.forCluster(backend.name),
             ...(deps.localZone ? { localZone: deps.localZone } : {}),
           }),
-    setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[]): void => {
-      if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints);
+    setEndpoints: (upstream: Upstream, endpoints: readonly Endpoint[], zoneGateways?: ReadonlyMap<string, number>): void => {
+      if (upstream instanceof HttpGrpcBackend) upstream.setEndpoints(endpoints, zoneGateways);
     },
     setBalancing: (upstream: Upstream, policy: BalancingPolicy): void => {
       if (upstream instanceof HttpGrpcBackend) upstream.setBalancing(policy);

@@ -14,6 +14,7 @@ import { SnapshotInconsistentError, type SnapshotCache } from './xds/snapshot-ca
 import type { Rollouts } from './rollout/rollouts.js';
 import type { Snapshot } from './xds/snapshot.js';
 import { contentId } from './rollout/content-id.js';
+import type { ZoneGatewayCounts } from '../xds/zone-metadata.js';
 
 export interface ConfigFacts {
   readonly backends: readonly Backend[];
@@ -66,6 +67,7 @@ export class ControlPlane {
   private candidate: (Content & { readonly id: string }) | undefined;
   /** Content rolled back, held (not served) until the file changes again. */
   private held: (Content & { readonly id: string }) | undefined;
+  private gatewayZones: ZoneGatewayCounts | undefined;
   private readonly watches = new Map<string, () => void>();
   private readonly answers = new Map<string, readonly Endpoint[]>();
   private readonly firstSeen = new Map<string, number>();
@@ -200,6 +202,17 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * The fleet's gateways per zone (Envoy's local cluster), carried in zoned backends' CLAs. A new
+   * snapshot only when a count changed, so versions stay a function of config, DNS and the counts.
+   */
+  setGatewayZones(counts: ZoneGatewayCounts): void {
+    const same = (a: ZoneGatewayCounts | undefined, b: ZoneGatewayCounts): boolean => a !== undefined && a.size === b.size && [...b].every(([z, n]) => a.get(z) === n);
+    if (same(this.gatewayZones, counts)) return;
+    this.gatewayZones = counts;
+    if (this.facts?.backends.some((b) => (b.zones?.length ?? 0) > 0)) this.publish();
+  }
+
   status(): BuildStatus {
     return {
       lastSuccessAt: this.lastSuccessAt === undefined ? null : new Date(this.lastSuccessAt).toISOString(),
@@ -217,7 +230,10 @@ export class ControlPlane {
 
   private build(c: Content): Snapshot {
     const auth = c.facts.auth ? { ...c.facts.auth, tokens: c.tokens } : undefined;
-    return buildSnapshot({ backends: c.facts.backends, routes: c.facts.routes, auth, endpoints: this.answers, listener: this.opts.listener }, this.opts.transform);
+    return buildSnapshot(
+      { backends: c.facts.backends, routes: c.facts.routes, auth, endpoints: this.answers, listener: this.opts.listener, ...(this.gatewayZones ? { gatewayZones: this.gatewayZones } : {}) },
+      this.opts.transform,
+    );
   }
 
   /**

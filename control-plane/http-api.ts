@@ -50,6 +50,7 @@ export function registerControlPlaneApi(app: FastifyInstance, deps: ControlPlane
       missing: deps.fleet.peerStatus().filter((p) => p.state !== 'up').map((p) => p.address),
       clusters: deps.fleet.clusters(),
       nodes: deps.fleet.loadNodes(),
+      zones: deps.fleet.zoneMatrix(),
     };
   });
 

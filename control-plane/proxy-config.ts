@@ -6,7 +6,7 @@ import { BACKEND_NAMES, type Backend, type BackendName } from '../core/model.js'
 import { field, mappingEntries, positive, section, type FieldValue, type Section, type ValueTree } from '../core/config-schema.js';
 import type { DnsTarget } from '../core/model.js';
 import { parseBackendUrl } from '../core/backend-url.js';
-import { LOAD_BALANCING, OUTLIER_DEFAULTS, outlierSettings, type BalancingPolicy, type LoadBalancing } from '../core/balancing.js';
+import { LOAD_BALANCING, OUTLIER_DEFAULTS, outlierSettings, ZONE_AWARE_DEFAULTS, type BalancingPolicy, type LoadBalancing } from '../core/balancing.js';
 
 const checkUrl = (v: FieldValue): string | undefined => {
   if (typeof v !== 'string' || v.trim() === '') return undefined;
@@ -45,6 +45,15 @@ const outlierSection = (): Section =>
     failure_percentage_minimum_hosts: field('int', D.failure_percentage_minimum_hosts, 'Endpoints with enough requests needed for failure-percentage detection to run.', { check: nonNegative }),
     failure_percentage_request_volume: field('int', D.failure_percentage_request_volume, 'Requests an endpoint needs in an interval to count for failure-percentage detection.', { check: nonNegative }),
     always_eject_one_host: field('bool', false, 'Allow one ejection even when max_ejection_percent would not (3 endpoints at 10 %).'),
+  });
+
+const Z = ZONE_AWARE_DEFAULTS;
+/** Envoy's ZoneAwareLbConfig (load_balancing_policies/common/v3/common.proto), names and defaults. */
+const zoneAwareSection = (): Section =>
+  section({
+    routing_enabled: field('int', Z.routingEnabled, 'Percent of requests that are zone-aware (the rest balance over every zone).', { check: percent }),
+    min_cluster_size: field('int', Z.minClusterSize, 'Fewer healthy endpoints than this in all: balance over every zone.', { check: nonNegative }),
+    fail_traffic_on_panic: field('bool', Z.failTrafficOnPanic, 'When every endpoint is ejected (panic), fail requests instead of sending them to all.'),
   });
 
 /** `zones`: zone name → dns:/// URL, each a valid dns target. */
@@ -94,6 +103,7 @@ function backendSection(name: BackendName): Section {
       check: checkZones,
       mapping: true,
     }),
+    zone_aware: zoneAwareSection(),
   });
 }
 
@@ -128,7 +138,7 @@ function toBackend(name: BackendName, v: ValueTree): Backend | undefined {
       serverName: String(v['tls_server_name'] ?? ''),
       insecureSkipVerify: v['tls_insecure_skip_verify'] === true,
     },
-    balancing: balancingOf(v),
+    balancing: zones.length > 0 ? { ...balancingOf(v), zoneAware: zoneAwareOf(v) } : balancingOf(v),
     ...(zones.length > 0 ? { zones } : {}),
   };
 }
@@ -139,6 +149,16 @@ function balancingOf(v: ValueTree): BalancingPolicy {
   if (od === undefined || typeof od !== 'object' || od['enabled'] !== true) return { loadBalancing: lb };
   const settings = outlierSettings((name) => (typeof od[name] === 'number' ? (od[name] as number) : undefined), od['always_eject_one_host'] === true);
   return { loadBalancing: lb, outlierDetection: settings };
+}
+
+function zoneAwareOf(v: ValueTree): NonNullable<BalancingPolicy['zoneAware']> {
+  const z = v['zone_aware'];
+  const o = z !== undefined && typeof z === 'object' ? z : {};
+  return {
+    routingEnabled: typeof o['routing_enabled'] === 'number' ? o['routing_enabled'] : Z.routingEnabled,
+    minClusterSize: typeof o['min_cluster_size'] === 'number' ? o['min_cluster_size'] : Z.minClusterSize,
+    failTrafficOnPanic: o['fail_traffic_on_panic'] === true,
+  };
 }
 
 /**

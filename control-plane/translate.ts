@@ -22,6 +22,7 @@ import {
 } from '../xds/resource.js';
 import { encodeResource, type PlainMessage } from '../xds/protos.js';
 import { balancingClusterFields, protoDuration } from '../xds/balancing-policy.js';
+import { zoneGatewaysMetadata, type ZoneGatewayCounts } from '../xds/zone-metadata.js';
 
 export interface ListenerSpec {
   /** Listener and RouteConfiguration name, e.g. 'metrics-gateway'. */
@@ -39,6 +40,8 @@ export interface TranslateInput {
   readonly listener: ListenerSpec;
   /** Auth type token: the filter (with the tokens) on the gateway Listener, scopes on its routes. */
   readonly auth?: AuthFilterConfig;
+  /** Connected gateways per zone over the fleet (Envoy's local cluster), for zoned backends' CLAs. */
+  readonly gatewayZones?: ZoneGatewayCounts;
 }
 
 export type TranslatedResources = ReadonlyMap<TypeUrl, readonly XdsResource[]>;
@@ -71,7 +74,7 @@ export function translate(input: TranslateInput): TranslatedResources {
       add(TYPE_URL.cluster, b.name, edsCluster(b), [{ typeUrl: TYPE_URL.endpoint, names: [b.name] }]);
       if (b.zones !== undefined && b.zones.length > 0) {
         const perZone = b.zones.map((z) => ({ zone: z.zone, endpoints: input.endpoints.get(dnsTargetKey(z.target)) ?? literalEndpoint(z.target.host, z.target.port) }));
-        add(TYPE_URL.endpoint, b.name, zonedLoadAssignment(b.name, perZone));
+        add(TYPE_URL.endpoint, b.name, zonedLoadAssignment(b.name, perZone, input.gatewayZones));
       } else {
         const eps = input.endpoints.get(dnsTargetKey(b.target)) ?? literalEndpoint(b.target.host, b.target.port);
         add(TYPE_URL.endpoint, b.name, loadAssignment(b.name, eps));
@@ -125,11 +128,12 @@ function loadAssignment(clusterName: string, endpoints: readonly Endpoint[]): Pl
 /**
  * One LocalityLbEndpoints per zone (endpoint.proto), priority 0 for all: the zone-aware arithmetic runs
  * in each gateway, which knows its own zone (-gateway.xds.locality-zone), so every gateway gets the
- * same resource and replicas agree. Weight = the zone's endpoint count, so clients that weight
+ * same resource and replicas agree. Each locality's metadata carries the fleet's gateways in that
+ * zone and in all (xds/zone-metadata.ts), the inputs Envoy takes from its local cluster. Weight = the zone's endpoint count, so clients that weight
  * localities (grpc-js-xds: weighted_target) give every endpoint the same share. An endpoint listed
  * by two zones stays in the first (sorted by zone name); gRPC NACKs duplicates.
  */
-function zonedLoadAssignment(clusterName: string, zones: readonly { zone: string; endpoints: readonly Endpoint[] }[]): PlainMessage {
+function zonedLoadAssignment(clusterName: string, zones: readonly { zone: string; endpoints: readonly Endpoint[] }[], gateways: ZoneGatewayCounts | undefined): PlainMessage {
   const seen = new Set<string>();
   const localities: PlainMessage[] = [];
   for (const { zone, endpoints } of zones) {
@@ -141,8 +145,10 @@ function zonedLoadAssignment(clusterName: string, zones: readonly { zone: string
     });
     const sorted = [...unique].sort((a, b) => cmp(a.address, b.address) || a.port - b.port);
     if (sorted.length === 0) continue;
+    const metadata = zoneGatewaysMetadata(zone, gateways);
     localities.push({
       locality: { zone },
+      ...(metadata ? { metadata } : {}),
       load_balancing_weight: { value: sorted.length },
       lb_endpoints: sorted.map((e) => ({ endpoint: { address: socketAddress(e.address, e.port) } })),
     });

@@ -71,10 +71,27 @@ export function outlierSettings(get: (envoyName: string) => number | undefined, 
   return out as unknown as OutlierDetectionSettings;
 }
 
+/**
+ * Envoy's ZoneAwareLbConfig (extensions/load_balancing_policies/common/v3/common.proto; the same
+ * fields as Cluster.CommonLbConfig.ZoneAwareLbConfig), with Envoy's defaults.
+ */
+export interface ZoneAwareSettings {
+  /** Percent of requests that are zone-aware at all (`routing_enabled`, default 100). */
+  readonly routingEnabled: number;
+  /** Below this many healthy endpoints in all, balance over all (`min_cluster_size`, default 6). */
+  readonly minClusterSize: number;
+  /** In panic (every endpoint ejected) fail requests instead of using them all (`fail_traffic_on_panic`, default false). */
+  readonly failTrafficOnPanic: boolean;
+}
+
+export const ZONE_AWARE_DEFAULTS: ZoneAwareSettings = { routingEnabled: 100, minClusterSize: 6, failTrafficOnPanic: false };
+
 export interface BalancingPolicy {
   readonly loadBalancing: LoadBalancing;
   /** Undefined: no outlier detection (Envoy: the message is absent). */
   readonly outlierDetection?: OutlierDetectionSettings;
+  /** Zone-aware routing settings (backends with zones); undefined: Envoy's defaults. */
+  readonly zoneAware?: ZoneAwareSettings;
 }
 
 export const PLAIN_ROUND_ROBIN: BalancingPolicy = { loadBalancing: 'round_robin' };

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Backend, Endpoint } from '../core/model.js';
 import type { BalancingPolicy } from '../core/balancing.js';
 import { balancingFromCluster } from '../xds/balancing-policy.js';
+import { zoneGatewaysOf } from '../xds/zone-metadata.js';
 import { backendFromCluster } from '../xds/gateway-metadata.js';
 import { TYPE_URL, type TypeUrl } from '../xds/resource.js';
 import type { GatewayState } from './gateway-state.js';
@@ -21,7 +22,7 @@ import { edsNameOf, rdsNamesOf, type DecodedCluster, type DecodedClusterLoadAssi
 export interface UpstreamFactory {
   create(backend: Backend): Upstream;
   /** Called for httpgrpc upstreams with each new endpoint set. */
-  setEndpoints(upstream: Upstream, endpoints: readonly Endpoint[]): void;
+  setEndpoints(upstream: Upstream, endpoints: readonly Endpoint[], zoneGateways?: ReadonlyMap<string, number>): void;
   /** Called for httpgrpc upstreams with the Cluster's balancing, applied in place (no new upstream). */
   setBalancing?(upstream: Upstream, policy: BalancingPolicy): void;
 }
@@ -70,7 +71,7 @@ export function buildGatewayState(
   }
   // Phase 1: check that everything the routes need is there, creating nothing, so an incomplete
   // config leaves no half-built upstreams (with open connections) behind.
-  const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined; balancing: BalancingPolicy }>();
+  const wanted = new Map<string, { backend: Backend; endpoints: Endpoint[] | undefined; zoneGateways?: ReadonlyMap<string, number>; balancing: BalancingPolicy }>();
   for (const r of rules) {
     if (r.cluster === undefined || wanted.has(r.cluster)) continue;
     const cluster = accepted.clusters.get(r.cluster);
@@ -78,18 +79,20 @@ export function buildGatewayState(
     const backend = backendFromCluster(cluster);
     if (typeof backend === 'string') return { waiting: backend };
     let endpoints: Endpoint[] | undefined;
+    let zoneGateways: ReadonlyMap<string, number> | undefined;
     if (backend.target.kind === 'dns') {
       const eds = edsNameOf(cluster) ?? cluster.name;
       const cla = accepted.endpoints.get(eds);
       if (!cla) return { waiting: `endpoints "${eds}"` };
       endpoints = endpointsOf(cla);
+      zoneGateways = zoneGatewaysOf(cla);
     }
-    wanted.set(r.cluster, { backend, endpoints, balancing: balancingFromCluster(cluster) });
+    wanted.set(r.cluster, { backend, endpoints, ...(zoneGateways ? { zoneGateways } : {}), balancing: balancingFromCluster(cluster) });
   }
   // Phase 2: reuse what did not change, create the rest.
   const upstreams = new Map<string, Upstream>();
   const keptEndpoints: string[] = [];
-  for (const [name, { backend, endpoints, balancing }] of wanted) {
+  for (const [name, { backend, endpoints, zoneGateways, balancing }] of wanted) {
     const old = prev?.upstreams.get(name);
     const upstream = old && isDeepStrictEqual(old.backend, backend) ? old : factory.create(backend);
     // Before the endpoints, so a new upstream never balances one moment without its policy.
@@ -98,7 +101,7 @@ export function buildGatewayState(
     // good answer: a control plane that restarts while DNS fails knows no addresses yet, and
     // taking that literally would fail every request to healthy distributors.
     if (endpoints && endpoints.length === 0 && upstream === old && (old.endpoints?.().length ?? 0) > 0) keptEndpoints.push(name);
-    else if (endpoints) factory.setEndpoints(upstream, endpoints);
+    else if (endpoints) factory.setEndpoints(upstream, endpoints, zoneGateways);
     upstreams.set(name, upstream);
   }
   let authenticator;

@@ -43,7 +43,7 @@ const STARTUP: Case[] = [
     'unknown key in a backend block',
     proxy('    ruler:\n      timout: 5s\n'),
     [],
-    'FILE:4:7: unknown key "gateway.proxy.ruler.timout"; did you mean "timeout"? valid keys under gateway.proxy.ruler: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify, load_balancing, outlier_detection, zones',
+    'FILE:4:7: unknown key "gateway.proxy.ruler.timout"; did you mean "timeout"? valid keys under gateway.proxy.ruler: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify, load_balancing, outlier_detection, zones, zone_aware',
   ],
   [
     'unknown key under gateway.xds (a shortened name)',
@@ -249,7 +249,7 @@ describe('broken config at runtime: the last good config keeps serving', () => {
     expect(await queryGoesTo()).toBe('a');
     const edits: Array<[string, string]> = [
       [proxy('    query_frontend: { url: "http://b:1 }\n'), `${file}:4:1: invalid YAML: Missing closing "quote`],
-      [proxy(`    query_frontend:\n      url: ${b.url}\n      timout: 5s\n`), `${file}:5:7: unknown key "gateway.proxy.query_frontend.timout"; did you mean "timeout"? valid keys under gateway.proxy.query_frontend: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify, load_balancing, outlier_detection, zones`],
+      [proxy(`    query_frontend:\n      url: ${b.url}\n      timout: 5s\n`), `${file}:5:7: unknown key "gateway.proxy.query_frontend.timout"; did you mean "timeout"? valid keys under gateway.proxy.query_frontend: url, enable_keepalive, timeout, tls_enabled, tls_ca_path, tls_cert_path, tls_key_path, tls_server_name, tls_insecure_skip_verify, load_balancing, outlier_detection, zones, zone_aware`],
       [proxy('    query_frontend: { url: "dns://query-frontend:9095" }\n'), `${file}:3:28: gateway.proxy.query_frontend.url: "dns://query-frontend:9095" has two slashes, so "query-frontend:9095" would be read as the DNS server; use dns:///query-frontend:9095 (RFC 4501: three slashes for the system resolver)`],
       ['server:\n  http_listen_port: 70000\n', `${file}:2:21: server.http_listen_port: must be a port 0-65535, got 70000`],
     ];

@@ -87,6 +87,16 @@ describe('zone-aware balancing against real httpgrpc servers', () => {
       return out;
     };
     expect(await byZone(60)).toEqual({ a: 60, b: 0, c: 0 });
+    // The gateway's cross-zone byte counter: nothing crossed yet.
+    const zoneBytes = async (): Promise<Record<string, number>> => {
+      const m = await proxy!.registry.getSingleMetric('metrics_gateway_httpgrpc_zone_bytes_total')!.get();
+      const out: Record<string, number> = {};
+      for (const v of m.values) if (v.labels['direction'] === 'sent') out[`${v.labels['from_zone']}>${v.labels['to_zone']}:${v.labels['cross_zone']}`] = v.value;
+      return out;
+    };
+    const local = await zoneBytes();
+    expect(Object.keys(local)).toEqual(['a>a:false']);
+    expect(local['a>a:false']).toBeGreaterThan(0);
 
     // Zone a's distributors die: the very next requests go to b and c, none fails.
     for (const s of servers.slice(0, 2)) s.kill();
@@ -94,11 +104,31 @@ describe('zone-aware balancing against real httpgrpc servers', () => {
     expect(after.b + after.c).toBe(60);
     expect(after.b).toBeGreaterThan(10);
     expect(after.c).toBeGreaterThan(10);
+    const crossed = await zoneBytes();
+    expect(crossed['a>b:true']).toBeGreaterThan(0);
+    expect(crossed['a>c:true']).toBeGreaterThan(0);
 
     // They come back on the same addresses: traffic returns to zone a.
     servers[0] = await HttpGrpcServer.start({ host: zones.a[0]!, port: first.port });
     servers[1] = await HttpGrpcServer.start({ host: zones.a[1]!, port: first.port });
     await waitFor(() => readyCount(proxy!.upstream) === 6, 'zone a READY again', 15_000);
     expect(await byZone(30)).toEqual({ a: 30, b: 0, c: 0 });
+  });
+
+  it('a gateway without a zone balances over every zone', async () => {
+    const first = await HttpGrpcServer.start({ host: '127.0.0.2' });
+    servers = [first];
+    for (const h of ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']) servers.push(await HttpGrpcServer.start({ host: h, port: first.port }));
+    const zoneOf = (i: number): string => ['a', 'b', 'c'][Math.floor(i / 2)]!;
+    proxy = await startProxy(servers.map((s, i) => ({ ...s.endpoint, zone: zoneOf(i) })));
+    await waitFor(() => readyCount(proxy!.upstream) === 6, '6 READY endpoints');
+    client = new Client(proxy.url, { pipelining: 1 });
+    for (let i = 0; i < 60; i++) {
+      const res = await client.request({ path: '/api/v1/push', method: 'POST', body: 'x' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+    }
+    // Round robin over all six: 10 each.
+    expect(servers.map((s) => s.requestCount)).toEqual([10, 10, 10, 10, 10, 10]);
   });
 });

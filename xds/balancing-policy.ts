@@ -2,7 +2,7 @@
 // `outlier_detection` and `load_balancing_policy`, the data plane reads them back. Standard fields
 // (not our metadata), so Envoy, gRPC proxyless clients and our gateways all read the same intent.
 
-import { OUTLIER_DURATIONS, outlierSettings, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings } from '../core/balancing.js';
+import { OUTLIER_DURATIONS, outlierSettings, ZONE_AWARE_DEFAULTS, type BalancingPolicy, type LoadBalancing, type OutlierDetectionSettings, type ZoneAwareSettings } from '../core/balancing.js';
 import type { DecodedDuration } from './decoded.js';
 import type { PlainMessage } from './protos.js';
 
@@ -28,19 +28,22 @@ const u32 = (value: number): PlainMessage => ({ value });
 export function balancingClusterFields(policy: BalancingPolicy | undefined): PlainMessage {
   if (policy === undefined) return {};
   const out: PlainMessage = {};
+  const za = policy.zoneAware === undefined ? undefined : zoneAwareConfig(policy.zoneAware);
   if (policy.loadBalancing === 'least_request') {
+    // With a policy list Envoy reads the typed policy's locality_lb_config, not common_lb_config.
+    const locality = za ? { locality_lb_config: { zone_aware_lb_config: za } } : {};
     out['load_balancing_policy'] = {
       policies: [
         {
           typed_extension_config: {
             name: 'envoy.load_balancing_policies.least_request',
-            typed_config: { '@type': LEAST_REQUEST_TYPE_URL, choice_count: u32(2) },
+            typed_config: { '@type': LEAST_REQUEST_TYPE_URL, choice_count: u32(2), ...locality },
           },
         },
-        { typed_extension_config: { name: 'envoy.load_balancing_policies.round_robin', typed_config: { '@type': ROUND_ROBIN_TYPE_URL } } },
+        { typed_extension_config: { name: 'envoy.load_balancing_policies.round_robin', typed_config: { '@type': ROUND_ROBIN_TYPE_URL, ...locality } } },
       ],
     };
-  }
+  } else if (za) out['common_lb_config'] = { zone_aware_lb_config: za };
   const od = policy.outlierDetection;
   if (od !== undefined) {
     // Every field spelled out, defaults included: clients differ in what they assume when one is
@@ -68,6 +71,30 @@ export function balancingClusterFields(policy: BalancingPolicy | undefined): Pla
   return out;
 }
 
+/** ZoneAwareLbConfig (the same fields in Cluster.CommonLbConfig and common.v3.LocalityLbConfig). */
+function zoneAwareConfig(z: ZoneAwareSettings): PlainMessage {
+  return {
+    routing_enabled: { value: z.routingEnabled },
+    min_cluster_size: { value: z.minClusterSize },
+    ...(z.failTrafficOnPanic ? { fail_traffic_on_panic: true } : {}),
+  };
+}
+
+interface DecodedZoneAware {
+  readonly routing_enabled?: { readonly value?: number };
+  readonly min_cluster_size?: { readonly value?: number | string };
+  readonly fail_traffic_on_panic?: boolean;
+}
+
+function zoneAwareFrom(d: DecodedZoneAware | undefined): ZoneAwareSettings | undefined {
+  if (d === undefined) return undefined;
+  return {
+    routingEnabled: d.routing_enabled === undefined ? ZONE_AWARE_DEFAULTS.routingEnabled : (d.routing_enabled.value ?? 0),
+    minClusterSize: d.min_cluster_size === undefined ? ZONE_AWARE_DEFAULTS.minClusterSize : Number(d.min_cluster_size.value ?? 0),
+    failTrafficOnPanic: d.fail_traffic_on_panic === true,
+  };
+}
+
 interface DecodedU32 {
   readonly value?: number;
 }
@@ -77,8 +104,11 @@ type DecodedOutlier = Readonly<Record<string, DecodedU32 | DecodedDuration | boo
 export interface BalancingFields {
   readonly lb_policy?: string;
   readonly load_balancing_policy?: {
-    readonly policies?: readonly { readonly typed_extension_config?: { readonly typed_config?: { readonly '@type'?: string } } }[];
+    readonly policies?: readonly {
+      readonly typed_extension_config?: { readonly typed_config?: { readonly '@type'?: string; readonly locality_lb_config?: { readonly zone_aware_lb_config?: DecodedZoneAware } } };
+    }[];
   };
+  readonly common_lb_config?: { readonly zone_aware_lb_config?: DecodedZoneAware };
   readonly outlier_detection?: DecodedOutlier;
 }
 
@@ -93,15 +123,19 @@ function ms(d: DecodedDuration): number {
  */
 export function balancingFromCluster(c: BalancingFields): BalancingPolicy {
   let loadBalancing: LoadBalancing = c.lb_policy === 'LEAST_REQUEST' ? 'least_request' : 'round_robin';
+  let zoneAware = zoneAwareFrom(c.common_lb_config?.zone_aware_lb_config);
   for (const p of c.load_balancing_policy?.policies ?? []) {
-    const t = p.typed_extension_config?.typed_config?.['@type'];
+    const tc = p.typed_extension_config?.typed_config;
+    const t = tc?.['@type'];
     if (t === LEAST_REQUEST_TYPE_URL || t === ROUND_ROBIN_TYPE_URL) {
       loadBalancing = t === LEAST_REQUEST_TYPE_URL ? 'least_request' : 'round_robin';
+      zoneAware = zoneAwareFrom(tc?.locality_lb_config?.zone_aware_lb_config);
       break;
     }
   }
+  const za = zoneAware ? { zoneAware } : {};
   const od = c.outlier_detection;
-  if (od === undefined) return { loadBalancing };
+  if (od === undefined) return { loadBalancing, ...za };
   const value = (name: string): number | undefined => {
     const v = od[name];
     if (v === undefined || typeof v === 'boolean') return undefined;
@@ -111,5 +145,5 @@ export function balancingFromCluster(c: BalancingFields): BalancingPolicy {
   const read = outlierSettings(value, (od['always_eject_one_host'] as { value?: boolean } | undefined)?.value === true);
   // Envoy: max_ejection_time defaults to 300 s or base_ejection_time, whichever is larger.
   const outlierDetection: OutlierDetectionSettings = { ...read, max_ejection_time_ms: Math.max(read.max_ejection_time_ms, read.base_ejection_time_ms) };
-  return { loadBalancing, outlierDetection };
+  return { loadBalancing, outlierDetection, ...za };
 }

@@ -97,6 +97,7 @@ export interface DecodedLocalityLbEndpoints {
   readonly lb_endpoints?: readonly DecodedLbEndpoint[];
   readonly load_balancing_weight?: { readonly value?: number };
   readonly priority?: number;
+  readonly metadata?: { readonly filter_metadata?: Readonly<Record<string, DecodedStruct>> };
 }
 
 export interface DecodedClusterLoadAssignment {

@@ -16,7 +16,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** google.protobuf.Struct, keys sorted. protobufjs's bundled well-known types use camelCase names. */
-function struct(values: Record<string, string | number | boolean>): PlainMessage {
+export function struct(values: Record<string, string | number | boolean>): PlainMessage {
   const fields: Record<string, PlainMessage> = {};
   for (const key of Object.keys(values).sort(cmp)) {
     const v = values[key];

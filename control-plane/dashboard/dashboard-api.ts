@@ -157,6 +157,6 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     events.add(reply.raw);
     req.raw.on('close', () => reply.raw.end());
   });
-  app.get('/control-plane/api/v1/dashboard/backends', async () => ({ backends: backendsView(deps) }));
+  app.get('/control-plane/api/v1/dashboard/backends', async () => ({ backends: backendsView(deps), zones: deps.fleet.zoneMatrix() }));
   app.get('/control-plane/api/v1/dashboard/config', async () => configView(deps));
 }

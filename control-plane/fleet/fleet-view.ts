@@ -10,6 +10,8 @@ import { queryNodes, type NodeLoad, type NodePage, type NodeQuery } from '../xds
 import type { FleetNode } from '../xds/node-view.js';
 import type { SnapshotStatus } from '../xds/snapshot-cache.js';
 import { mergeClusterViews } from './load-merge.js';
+import type { ZoneGatewayCounts } from '../../xds/zone-metadata.js';
+import { zoneMatrix, type ZoneMatrix } from './zone-matrix.js';
 import { PeerClient, type PeerStatus, type PeerTls } from './peer-client.js';
 import type { PeerAsk, PeerState } from './peer-state.js';
 
@@ -95,6 +97,26 @@ export class FleetView {
       for (const n of unknown) if (!connected.has(n.nodeId)) out.push(n);
     }
     return out;
+  }
+
+  /**
+   * Connected xDS clients per Node.locality.zone over every replica (Envoy's local cluster for
+   * zone-aware routing), each node id once: a pure function of the fleet, so replicas that see the
+   * same fleet publish the same counts (control-plane.ts setGatewayZones).
+   */
+  gatewayZones(): ZoneGatewayCounts {
+    const zoneOf = new Map<string, string>();
+    for (const n of this.nodes()) if (n.liveness === 'connected') zoneOf.set(n.nodeId, n.view().zone ?? '');
+    const perZone = new Map<string, number>();
+    for (const z of zoneOf.values()) if (z !== '') perZone.set(z, (perZone.get(z) ?? 0) + 1);
+    return new Map([...perZone].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** Requests/s from gateways in each zone to endpoints in each zone, over every replica's load reports. */
+  zoneMatrix(): ZoneMatrix {
+    const zoneOf = new Map<string, string>();
+    for (const n of this.nodes()) zoneOf.set(n.nodeId, n.view().zone ?? '');
+    return zoneMatrix(this.loadNodes(), zoneOf);
   }
 
   /** Summary and one page over the merged fleet, with the peers named. */

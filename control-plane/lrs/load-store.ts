@@ -27,6 +27,8 @@ interface Timed extends LoadCounts {
 /** One report of a node: its totals, and per backend (cluster). */
 interface NodeReport extends Timed {
   readonly clusters: ReadonlyMap<string, LoadCounts>;
+  /** Issued requests per upstream locality zone (zoned backends; the zone → zone matrix). */
+  readonly toZones?: ReadonlyMap<string, number>;
 }
 
 interface NodeLoadState {
@@ -81,6 +83,8 @@ export interface NodeLoadView {
   readonly errorRps: number;
   /** Per backend: requests and failures reported since the stream opened (counters, never reset). */
   readonly totals: Readonly<Record<string, { readonly issued: number; readonly failed: number }>>;
+  /** Requests/s per endpoint zone (upstream_locality_stats.locality.zone); absent without zones. */
+  readonly toZones?: Readonly<Record<string, number>>;
 }
 
 export interface EndpointLoadView extends LoadCounts {
@@ -154,6 +158,7 @@ export class LoadStore {
     const at = this.now();
     const nodeTotal: LoadCounts = { issued: 0, succeeded: 0, failed: 0 };
     const byCluster = new Map<string, LoadCounts>();
+    const toZones = new Map<string, number>();
     let nodeInterval = stats.length === 0 ? intervalMs : 0;
     for (const cs of stats) {
       const intervalMs = durationMs(cs.load_report_interval);
@@ -177,6 +182,8 @@ export class LoadStore {
         nodeTotal.succeeded += ok;
         nodeTotal.failed += failed;
         inProgress += n(loc.total_requests_in_progress);
+        const zone = loc.locality?.zone;
+        if (zone) toZones.set(zone, (toZones.get(zone) ?? 0) + issued);
         for (const ep of loc.upstream_endpoint_stats) {
           const sa = ep.address?.socket_address;
           if (!sa) continue;
@@ -200,7 +207,7 @@ export class LoadStore {
     }
     node.reports++;
     node.lastReportAt = at;
-    node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal, clusters: byCluster });
+    node.recent.push({ at, intervalMs: nodeInterval, ...nodeTotal, clusters: byCluster, ...(toZones.size > 0 ? { toZones } : {}) });
     // Pruning walks every node and endpoint: once a second, not once per report (1,000 nodes report
     // every few seconds; per report it would be quadratic in the fleet).
     if (at - this.prunedAt >= 1000) this.prune(at);
@@ -283,6 +290,7 @@ export class LoadStore {
       lastReportAt: s.lastReportAt === undefined ? null : new Date(s.lastReportAt).toISOString(),
       ...rates(this.recent(s.recent)),
       totals: Object.fromEntries([...s.totals].map(([name, t]) => [name, { issued: t.issued, failed: t.failed }])),
+      ...zoneRates(this.recent(s.recent)),
     };
   }
 
@@ -404,6 +412,17 @@ function sum(list: readonly LoadCounts[]): LoadCounts {
 }
 
 /** Rates over the time the reports cover (their intervals), not the window: a node that just joined is not diluted. */
+/** Requests/s per endpoint zone over the reports, when any carried zones. */
+function zoneRates(list: readonly NodeReport[]): { toZones?: Record<string, number> } {
+  const ms = list.reduce((acc, t) => acc + t.intervalMs, 0);
+  const out: Record<string, number> = {};
+  let any = false;
+  for (const r of list) for (const [z, issued] of r.toZones ?? []) (out[z] = (out[z] ?? 0) + issued), (any = true);
+  if (!any || ms === 0) return {};
+  for (const z of Object.keys(out)) out[z] = (out[z]! * 1000) / ms;
+  return { toZones: out };
+}
+
 function rates(list: readonly Timed[]): { rps: number; errorRps: number } {
   const s = sum(list);
   const ms = list.reduce((acc, t) => acc + t.intervalMs, 0);

@@ -34,6 +34,7 @@ export class StreamRecord implements FleetNode {
   userAgentName = '';
   userAgentVersion = '';
   locality = '';
+  zone = '';
   /** The registry's generation at this record's last change (what a peer replica asks "since"). */
   generation = 0;
   metadata: { [k: string]: JsonValue } = {};
@@ -75,6 +76,7 @@ export class StreamRecord implements FleetNode {
     this.userAgent = [node.user_agent_name, version].filter((s) => s !== '').join('/');
     const l = node.locality;
     this.locality = l ? [l.region, l.zone, l.sub_zone].filter((s) => s !== '').join('/') : '';
+    this.zone = l?.zone ?? '';
     this.changed(this);
   }
 
@@ -117,6 +119,7 @@ export class StreamRecord implements FleetNode {
       userAgentName: this.userAgentName,
       userAgentVersion: this.userAgentVersion,
       locality: this.locality,
+      zone: this.zone,
       metadata: this.metadata,
       connectedAt: new Date(this.connectedAt).toISOString(),
       disconnectedAt: this.disconnectedAt === undefined ? null : new Date(this.disconnectedAt).toISOString(),

@@ -25,6 +25,8 @@ export interface NodeView {
   readonly userAgentVersion: string;
   /** Node.locality as region/zone/sub_zone ('' when not given). */
   readonly locality: string;
+  /** Node.locality.zone alone ('' when not given; absent from older peers). */
+  readonly zone?: string;
   readonly metadata: { [k: string]: JsonValue };
   readonly connectedAt: string;
   readonly disconnectedAt: string | null;

@@ -1,5 +1,5 @@
 // One balancer for a backend's endpoints, in layers (Envoy's load balancers and grpc-js's policy
-// tree): [choose a locality: a later layer, one locality today] → skip what outlier detection
+// tree): [choose a zone: zone-chooser.ts, Envoy's zone-aware routing] → skip what outlier detection
 // ejected → round robin or least request within what is left. Each layer narrows a list; the picker
 // is rebuilt on change (endpoint set, READY, ejection, policy), never per request, and swapped in
 // one assignment, so the hot path stays a few array reads.
@@ -101,7 +101,6 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
   private zoneOf: ReadonlyMap<string, string> = new Map();
   private localZone: string | undefined;
   private gateways: ReadonlyMap<string, number> | undefined;
-  private zoneSettings: ZoneAwareSettings = ZONE_AWARE_DEFAULTS;
   private zonePlan: ZonePlan = { kind: 'all', why: 'no zones' };
   private zonePickers = new Map<string, Picker<T>>();
 
@@ -131,15 +130,19 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
 
   /**
    * Zones of the endpoints (address → zone, from the ClusterLoadAssignment's localities), this
-   * gateway's zone, and gateways per zone (Envoy's local cluster; undefined: assume one gateway per
-   * zone that has endpoints, i.e. gateways spread evenly).
+   * gateway's zone, and gateways per zone (Envoy's local cluster, counted by the control plane over
+   * the fleet; undefined: assume one gateway per zone that has endpoints, i.e. an even spread).
    */
-  setZones(zoneOf: ReadonlyMap<string, string>, localZone: string | undefined, gateways?: ReadonlyMap<string, number>, settings: ZoneAwareSettings = ZONE_AWARE_DEFAULTS): void {
+  setZones(zoneOf: ReadonlyMap<string, string>, localZone: string | undefined, gateways?: ReadonlyMap<string, number>): void {
     this.zoneOf = zoneOf;
     this.localZone = localZone;
     this.gateways = gateways;
-    this.zoneSettings = settings;
     this.rebuild(this.members);
+  }
+
+  /** The backend's zone_aware settings (from the Cluster), Envoy's defaults unless set. */
+  private get zoneSettings(): ZoneAwareSettings {
+    return this.policy.zoneAware ?? ZONE_AWARE_DEFAULTS;
   }
 
   /** What layer 1 decided at the last rebuild. */
@@ -160,14 +163,16 @@ export class EndpointBalancer<T extends BalancedEndpoint> {
     }
     const ready = this.members.filter((m) => m.state === 'READY');
     this.readyCount = ready.length;
-    // Layer 1 (locality) goes here. Layer 2: skip the ejected, but never all of them: with nothing
+    // Layer 2: skip the ejected, but never all of them: with nothing
     // left, balance over every READY endpoint (Envoy's panic mode), so traffic keeps flowing when
     // every distributor fails together.
     const detector = this.detector;
     const healthy = detector === undefined ? ready : ready.filter((m) => !detector.isEjected(m.address));
-    const candidates = healthy.length > 0 ? healthy : ready;
+    // fail_traffic_on_panic: in panic fail the requests instead (Envoy's ZoneAwareLbConfig).
+    const candidates = healthy.length > 0 ? healthy : this.zoneSettings.failTrafficOnPanic ? [] : ready;
     const previous = this.picker;
     this.picker = this.within(candidates, previous.cursor);
+    // Layer 1 (zones) plans over the healthy ones: a zone whose endpoints are all ejected is empty.
     this.planZones(candidates);
     this.onRebuild?.();
   }

@@ -25,6 +25,8 @@ export class HttpGrpcMetrics {
   /** Outlier detection (balancer.ts): ejections by reason, and whether an endpoint is ejected now. */
   readonly ejections: Counter<'backend' | 'endpoint' | 'reason'>;
   readonly ejected: Gauge<'backend' | 'endpoint'>;
+  /** Zone-aware balancing (issue 20): bytes by the gateway's zone and the endpoint's zone. */
+  readonly zoneBytes: Counter<'backend' | 'from_zone' | 'to_zone' | 'direction' | 'cross_zone'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -64,6 +66,20 @@ export class HttpGrpcMetrics {
       labelNames: ['backend', 'endpoint'],
       registers,
     });
+    // cross_zone repeats from_zone != to_zone because PromQL cannot compare two labels of a series.
+    this.zoneBytes = new Counter({
+      name: 'metrics_gateway_httpgrpc_zone_bytes_total',
+      help: 'httpgrpc bytes by the gateway zone (from_zone) and the endpoint zone (to_zone); direction sent (request frames) or received (response messages); cross_zone "true" when they differ. Zoned backends or zoned gateways only; "" for an unknown zone.',
+      labelNames: ['backend', 'from_zone', 'to_zone', 'direction', 'cross_zone'],
+      registers,
+    });
+  }
+
+  /** Bytes of one call between this gateway's zone and the endpoint's. */
+  zoneCall(backend: string, fromZone: string, toZone: string, sent: number, received: number): void {
+    const cross_zone = fromZone !== toZone && fromZone !== '' && toZone !== '' ? 'true' : 'false';
+    this.zoneBytes.inc({ backend, from_zone: fromZone, to_zone: toZone, direction: 'sent', cross_zone }, sent);
+    if (received > 0) this.zoneBytes.inc({ backend, from_zone: fromZone, to_zone: toZone, direction: 'received', cross_zone }, received);
   }
 
   /**

@@ -97,6 +97,8 @@ export class HttpGrpcUpstream {
   /** Picks per request: skips the ejected, then round robin or least request (balancer.ts). */
   private readonly balancer: EndpointBalancer<EndpointConnection>;
   private readonly localZone: string | undefined;
+  /** Endpoint address → its zone, for the zone byte counts. */
+  private zoneOf: ReadonlyMap<string, string> = new Map();
   /** Requests waiting for the next picker (nothing READY, something CONNECTING). */
   private waiters = new Set<() => void>();
   private readonly onConnectivityChange = (): void => this.rebuildPicker();
@@ -143,7 +145,7 @@ export class HttpGrpcUpstream {
    * Replace the endpoint set. Endpoints that stay keep their connection; removed ones stop getting
    * new requests at once and close after their last in-flight call.
    */
-  setEndpoints(endpoints: readonly Endpoint[]): void {
+  setEndpoints(endpoints: readonly Endpoint[], zoneGateways?: ReadonlyMap<string, number>): void {
     if (this.closed) return;
     const next = new Map<string, EndpointConnection>();
     for (const ep of endpoints) {
@@ -161,7 +163,8 @@ export class HttpGrpcUpstream {
     this.members = next;
     const zones = new Map<string, string>();
     for (const ep of endpoints) if (ep.zone) zones.set(formatHostPort(ep.address, ep.port), ep.zone);
-    if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone);
+    this.zoneOf = zones;
+    if (zones.size > 0 || this.localZone !== undefined) this.balancer.setZones(zones, this.localZone, zoneGateways);
     this.load?.setZones?.(zones);
     this.rebuildPicker();
   }
@@ -355,6 +358,8 @@ export class HttpGrpcUpstream {
       const callHeaders = { ...headers, 'grpc-timeout': grpcTimeout(deadline - Date.now()) };
       conn.call(callHeaders, body.frame, deadline, signal, (status) => {
         this.metrics.inFlight.dec(labels);
+        const toZone = this.zoneOf.get(conn.address);
+        if (toZone !== undefined || this.localZone !== undefined) this.metrics.zoneCall(this.backend, this.localZone ?? '', toZone ?? '', body.frame.length, status.message?.length ?? 0);
         let outcome: CallOutcome;
         if (status.code === GrpcStatus.OK && status.message !== undefined) {
           try {

@@ -4,14 +4,9 @@
 // (Envoy's "local cluster"). The balancer's first layer: it picks a zone, then the rest of the balancer
 // picks within it.
 
-export interface ZoneAwareSettings {
-  /** Percent of requests that are zone-aware at all (Envoy `routing_enabled`, default 100). */
-  readonly routingEnabled: number;
-  /** Below this many healthy endpoints in all, balance over all (Envoy `min_cluster_size`, default 6). */
-  readonly minClusterSize: number;
-}
+import type { ZoneAwareSettings } from '../../core/balancing.js';
 
-export const ZONE_AWARE_DEFAULTS: ZoneAwareSettings = { routingEnabled: 100, minClusterSize: 6 };
+export { ZONE_AWARE_DEFAULTS, type ZoneAwareSettings } from '../../core/balancing.js';
 
 export type ZonePlan =
   /** No zone-aware routing: no local zone, too few endpoints, or the local zone is empty. */

@@ -177,9 +177,25 @@
     }
     for (const card of [...root.children]) if (!list.some((b) => b.name === card.dataset.backend)) { card.remove(); charts.delete(card.dataset.backend); }
   }
+  // Zone → zone requests/s (gateways' zone → endpoints' zone) and the cross-zone share (issue 20).
+  function renderZones(z) {
+    let box = $('#zones');
+    if (!box) {
+      box = document.createElement('table');
+      box.id = 'zones';
+      $('#backend-list').before(box);
+    }
+    if (!z || z.cells.length === 0) { box.innerHTML = ''; return; }
+    const from = [...new Set(z.cells.map((c) => c.fromZone))];
+    const to = [...new Set(z.cells.map((c) => c.toZone))].sort();
+    const cell = (f, t) => z.cells.find((c) => c.fromZone === f && c.toZone === t);
+    box.innerHTML = `<caption>Requests/s, gateway zone → endpoint zone · cross-zone share: <span class="cross-zone-share" data-share="${z.crossZoneShare ?? ''}">${z.crossZoneShare === null ? '–' : pct(z.crossZoneShare)}</span></caption>` +
+      `<thead><tr><th>from \\ to</th>${to.map((t) => `<th>${esc(t)}</th>`).join('')}</tr></thead><tbody>${from.map((f) =>
+        `<tr data-from-zone="${esc(f)}"><th>${esc(f || '(no zone)')}</th>${to.map((t) => { const c = cell(f, t); return `<td class="num ${c && f && f !== t ? 'err' : ''}" data-to-zone="${esc(t)}" data-rps="${c ? c.rps : 0}">${c ? rate(c.rps) : '–'}</td>`; }).join('')}</tr>`).join('')}</tbody>`;
+  }
   const loadBackends = single(async () => {
     const b = await getJson(`${API}/dashboard/backends`);
-    if (b) timed('backends', () => renderBackends(b.backends));
+    if (b) timed('backends', () => { renderBackends(b.backends); renderZones(b.zones); });
   });
 
   // ---- config ----------------------------------------------------------------------------------

@@ -86,6 +86,18 @@ export const requestsDashboard: DashboardSpec = {
           unit: 'short',
           queries: [q('sum by (backend, endpoint) (metrics_gateway_httpgrpc_in_flight_requests)', '{{backend}} {{endpoint}}')],
         },
+        {
+          title: 'Cross-zone share of bytes',
+          description: 'Share of httpgrpc bytes (sent and received) between a gateway and an endpoint in different zones; zone-aware balancing keeps it near 0 while every zone has its share of endpoints.',
+          unit: 'percentunit',
+          queries: [q(`max by (backend) (${R.crossZoneShare})`, '{{backend}}')],
+        },
+        {
+          title: 'Bytes zone → zone',
+          description: 'httpgrpc bytes per second from gateways in from_zone to endpoints in to_zone (both directions).',
+          unit: 'Bps',
+          queries: [q(`sum by (backend, from_zone, to_zone) (${R.zoneBytes})`, '{{backend}} {{from_zone}} → {{to_zone}}')],
+        },
       ],
     },
     {

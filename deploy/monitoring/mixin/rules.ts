@@ -35,6 +35,8 @@ export const R = {
   pushP99: 'job_type:control_plane_xds_push_duration_seconds:99quantile',
   buildP99: 'job:control_plane_snapshot_build_seconds:99quantile',
   authRequests: 'job_reason:metrics_gateway_auth_requests_total:sum_rate',
+  zoneBytes: 'job_backend_from_zone_to_zone:metrics_gateway_httpgrpc_zone_bytes_total:sum_rate',
+  crossZoneShare: 'job_backend:metrics_gateway_httpgrpc_cross_zone_bytes:ratio_rate',
 } as const;
 
 /** A gateway whose applied version of a type is served by no control plane. */
@@ -56,6 +58,13 @@ export const recordingRules: readonly RecordingRule[] = [
   { record: R.pushP99, expr: `histogram_quantile(0.99, ${R.pushBucket})` },
   { record: R.buildP99, expr: `histogram_quantile(0.99, ${sumRate('job, le', 'control_plane_snapshot_build_seconds_bucket')})` },
   { record: R.authRequests, expr: sumRate('job, reason', 'metrics_gateway_auth_requests_total') },
+  // Zone-aware balancing: bytes from gateways in one zone to endpoints in another (both directions),
+  // and the share of all zoned bytes that crossed a zone (what the provider bills).
+  { record: R.zoneBytes, expr: sumRate('job, backend, from_zone, to_zone', 'metrics_gateway_httpgrpc_zone_bytes_total') },
+  {
+    record: R.crossZoneShare,
+    expr: `${sumRate('job, backend', 'metrics_gateway_httpgrpc_zone_bytes_total{cross_zone="true"}')} / ${sumRate('job, backend', 'metrics_gateway_httpgrpc_zone_bytes_total')}`,
+  },
 ];
 
 /** Authentication outcomes that say the credentials are wrong (not a missing scope, which is a policy answer). */
