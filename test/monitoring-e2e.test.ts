@@ -64,12 +64,34 @@ describe.skipIf(PROMETHEUS === undefined && !IN_CI)('dashboards and alerts on a 
     const refused = `http://127.0.0.1:${await freePort()}`;
     // A tokens file, watched but not enforced (auth.type trust), so the tokens-file metrics are exported.
     tokens = new WatchedConfig('tokens: []\n', 'tokens.yaml');
+    // The distributors in three zones (one each, a headless Service per zone as Mimir runs them), and
+    // the gateways in two of them: the zone panels and rules get data (3 endpoints are fewer than
+    // min_cluster_size, so traffic spreads over all zones: local and cross-zone bytes both flow).
+    const zones = HOSTS.map((address, i) => {
+      const name = `distributor-zone-${'abc'[i]}.test`;
+      distributors.dns.setRecords(name, [{ type: 'A' as const, address, ttl: 1 }]);
+      return `zone-${'abc'[i]}: "dns://${distributors.dns.authority}/${name}:${distributors.port}"`;
+    });
     config = new WatchedConfig(
-      `gateway:\n  proxy:\n    default: { url: "${refused}" }\n    distributor: { url: "${distributors.url}" }\n    query_frontend: { url: "${queryFrontend.url}" }\nauth:\n  tokens_file: ${tokens.file}\n`,
+      `gateway:\n  proxy:\n    default: { url: "${refused}" }\n    distributor: { zones: { ${zones.join(', ')} } }\n    query_frontend: { url: "${queryFrontend.url}" }\nauth:\n  tokens_file: ${tokens.file}\n`,
     );
-    for (let i = 0; i < 2; i++) replicas.push(await startControlPlaneProcess(config, 0, ['-control-plane.dns.lookup-period=1s']));
+    // Two replicas as deploy/kubernetes runs them: peers of each other through one DNS name (their HTTP
+    // port on 127.0.0.11 and .12), so both count the same gateways per zone and publish the same versions.
+    const cpHosts = ['127.0.0.11', '127.0.0.12'];
+    const cpPort = await freePort();
+    distributors.dns.setRecords('cp-peers.test', cpHosts.map((address) => ({ type: 'A' as const, address, ttl: 1 })));
+    for (const host of cpHosts) {
+      replicas.push(
+        await startControlPlaneProcess(config, 0, [
+          '-control-plane.dns.lookup-period=1s',
+          `-server.http-listen-address=${host}`,
+          `-server.http-listen-port=${cpPort}`,
+          `-control-plane.peers=dns://${distributors.dns.authority}/cp-peers.test:${cpPort}`,
+        ]),
+      );
+    }
     const servers = replicas.map((r) => r.xdsAddress).join(',');
-    for (let i = 0; i < 2; i++) gateways.push(await startGatewayProcess(servers, [`-gateway.xds.node-id=gw-${i}`]));
+    for (let i = 0; i < 2; i++) gateways.push(await startGatewayProcess(servers, [`-gateway.xds.node-id=gw-${i}`, `-gateway.xds.locality-zone=zone-${'ab'[i]}`]));
     for (const g of gateways) {
       await eventually(async () => (await upstreamOf(g.url, 'distributor'))?.endpoints?.filter((e) => e.state === 'READY').length === HOSTS.length, 'three READY distributors', 20_000, 50);
     }
@@ -87,7 +109,7 @@ describe.skipIf(PROMETHEUS === undefined && !IN_CI)('dashboards and alerts on a 
         ),
       );
     }
-    const target = (c: Child): string => `'127.0.0.1:${c.port}'`;
+    const target = (c: Child): string => `'${new URL(c.url).host}'`;
     prom = await startPrometheus({
       binary: PROMETHEUS,
       config: [
